@@ -1,0 +1,172 @@
+"""One hierarchy of typed errors for everything that touches a card.
+
+Every error carries a stable machine-readable ``code`` (the UI maps codes to translated messages) and an
+English ``str()`` meant for logs and operators. No error ever carries PIN bytes or personal data.
+"""
+
+from __future__ import annotations
+
+
+class CardError(Exception):
+    """Base of every error raised by ``drivers``."""
+
+    code = "card_error"
+
+
+# --- transport: the path to the card -------------------------------------------------------------
+
+
+class TransportError(CardError):
+    """The card could not be reached; no command reached the card or its answer was lost."""
+
+    code = "transport_error"
+
+
+class ServiceUnavailable(TransportError):
+    """The PC/SC service (pcscd) is not running or not reachable."""
+
+    code = "service_unavailable"
+
+
+class NoReader(TransportError):
+    """No card reader is connected, or the named one is gone."""
+
+    code = "no_reader"
+
+
+class NoCard(TransportError):
+    """The reader is there but holds no card."""
+
+    code = "no_card"
+
+
+class CardRemoved(TransportError):
+    """The card was taken out (or lost power) while it was in use."""
+
+    code = "card_removed"
+
+
+class ReaderTimeout(TransportError):
+    """The reader or the card did not answer in time."""
+
+    code = "reader_timeout"
+
+
+class ReaderError(TransportError):
+    """Any other reader failure; the message says which PC/SC code was seen."""
+
+    code = "reader_error"
+
+
+# --- protocol: the card answered, but not what the command needs ---------------------------------
+
+
+class ProtocolError(CardError):
+    """The card's answer is malformed (too short, bad TLV, wrong size)."""
+
+    code = "protocol_error"
+
+
+class TlvError(ProtocolError):
+    """BER-TLV data that cannot be parsed safely (truncated, hostile or unsupported length)."""
+
+    code = "tlv_error"
+
+
+class StatusWordError(CardError):
+    """The card answered with a status word other than 90 00."""
+
+    code = "status_word"
+    sw: int
+
+    def __init__(self, sw: int, message: str | None = None) -> None:
+        self.sw = sw
+        super().__init__(f"{message or self.__doc__.strip().splitlines()[0]} (SW={sw:04X})")
+
+
+class WrongLength(StatusWordError):
+    """Wrong length (Lc or Le)."""
+
+    code = "wrong_length"
+
+
+class SecurityStatusNotSatisfied(StatusWordError):
+    """Security status not satisfied: a PIN must be verified first."""
+
+    code = "security_status"
+
+
+class AuthenticationBlocked(StatusWordError):
+    """The PIN is blocked; only the municipal office can reset it."""
+
+    code = "pin_blocked"
+
+
+class ConditionsNotSatisfied(StatusWordError):
+    """Conditions of use not satisfied."""
+
+    code = "conditions_not_satisfied"
+
+
+class CommandNotAllowed(StatusWordError):
+    """Command not allowed (no current EF of the right kind)."""
+
+    code = "command_not_allowed"
+
+
+class IncorrectData(StatusWordError):
+    """Incorrect parameters in the data field."""
+
+    code = "incorrect_data"
+
+
+class FileNotFound(StatusWordError):
+    """File or application not found."""
+
+    code = "file_not_found"
+
+
+class ReferenceNotFound(StatusWordError):
+    """Referenced data not found (for example a PIN that was never set)."""
+
+    code = "reference_not_found"
+
+
+class IncorrectParameters(StatusWordError):
+    """Incorrect parameters P1-P2."""
+
+    code = "incorrect_parameters"
+
+
+class OffsetOutOfRange(StatusWordError):
+    """Offset outside the EF."""
+
+    code = "offset_out_of_range"
+
+
+class InsNotSupported(StatusWordError):
+    """Instruction not supported."""
+
+    code = "ins_not_supported"
+
+
+class ClaNotSupported(StatusWordError):
+    """Class not supported."""
+
+    code = "cla_not_supported"
+
+
+class WrongPin(StatusWordError):
+    """Wrong PIN."""
+
+    code = "wrong_pin"
+
+    def __init__(self, sw: int, remaining: int) -> None:
+        self.remaining = remaining
+        super().__init__(sw, f"Wrong PIN, {remaining} tries left")
+
+
+class UnexpectedStatus(StatusWordError):
+    """The card answered with an unexpected status word."""
+
+    code = "unexpected_status"
