@@ -1,0 +1,1 @@
+"""My Number card applications over the protocol layer (card-protocol.md)."""

@@ -1,0 +1,41 @@
+"""``kiosk`` — one command line for operators, demos and CI. Human output by default, ``--json`` for machines.
+
+PINs are never accepted as arguments (prompt or an environment variable name only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, sim_cmd
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CARD = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="My Number card counter kiosk")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    doctor_cmd.register(commands)
+    demo_cmd.register(commands)
+    sim_cmd.register(commands)
+    card_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Kiosk configuration: one TOML file, validated strictly, with errors a city's IT staff can act on.
+
+Unknown sections or keys are errors (a typo must not silently fall back to a default), and the message
+names the file, the key, what was expected and the closest valid key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config" / "demo.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class KioskSection:
+    id: str = "kiosk-unnamed"
+    # "unattended": residents alone (never spends a PIN's last try); "attended": a clerk at the counter.
+    mode: str = "unattended"
+    languages: tuple[str, ...] = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "pt-BR", "es", "tl", "id")
+
+
+@dataclass(frozen=True)
+class CardSection:
+    # Reader names (or parts of names) the kiosk may use; empty: any reader.
+    readers: tuple[str, ...] = ()
+    # Extended-length APDUs: "auto" probes the reader once, "yes"/"no" force it.
+    extended_apdus: str = "auto"
+
+
+@dataclass(frozen=True)
+class SimulatorSection:
+    enabled: bool = False
+    profile: str = "cards/adult.toml"
+    reader_index: int = 0
+    delay: str = "off"
+    state_file: str = ""
+
+
+@dataclass(frozen=True)
+class TimeoutSection:
+    idle_seconds: float = 90.0
+    idle_warning_seconds: float = 20.0
+    pin_entry_seconds: float = 60.0
+    card_operation_seconds: float = 30.0
+    http_connect_seconds: float = 5.0
+    http_read_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    url: str = "https://127.0.0.1:8443"
+    ca_bundle: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    kiosk: KioskSection = field(default_factory=KioskSection)
+    card: CardSection = field(default_factory=CardSection)
+    simulator: SimulatorSection = field(default_factory=SimulatorSection)
+    timeouts: TimeoutSection = field(default_factory=TimeoutSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    source: Path | None = None
+
+    def resolve(self, relative: str) -> Path:
+        """Paths in a config file are relative to that file's folder."""
+        base = self.source.parent if self.source else REPO_ROOT / "config"
+        path = Path(relative)
+        return path if path.is_absolute() else (base / path)
+
+
+_CHOICES = {
+    ("kiosk", "mode"): ("unattended", "attended"),
+    ("card", "extended_apdus"): ("auto", "yes", "no"),
+    ("simulator", "delay"): ("off", "real-card"),
+    ("simulator", "reader_index"): (0, 1),
+}
+
+
+def load_config(path: str | Path | None = None) -> KioskConfig:
+    """Read and validate ``path`` (default: the embedded demo configuration)."""
+    source = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{source}: configuration file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    return parse_config(raw, source)
+
+
+def parse_config(raw: dict[str, Any], source: Path | None = None) -> KioskConfig:
+    where = str(source) if source else "<config>"
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(KioskConfig)
+    known = [f.name for f in fields(KioskConfig) if f.name != "source"]
+    for name, value in raw.items():
+        if name not in known:
+            raise ConfigError(_unknown(where, name, known, "section"))
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table (a [{name}] section)")
+        sections[name] = _section(where, name, hints[name], value)
+    return KioskConfig(**sections, source=source)
+
+
+def _section(where: str, name: str, cls: type, values: dict[str, Any]) -> Any:
+    hints = get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(_unknown(where, f"{name}.{key}", [f"{name}.{k}" for k in known], "key"))
+        out[key] = _coerce(where, f"{name}.{key}", hints[key], value)
+        choices = _CHOICES.get((name, key))
+        if choices is not None and out[key] not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
+            raise ConfigError(f"{where}: {name}.{key} = {value!r} is not allowed; use one of {allowed}")
+    return cls(**out)
+
+
+def _coerce(where: str, key: str, hint: Any, value: Any) -> Any:
+    origin = get_origin(hint)
+    if origin is tuple:
+        (item_type, _) = get_args(hint)
+        if not isinstance(value, list) or not all(isinstance(v, item_type) for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of {item_type.__name__} values")
+        return tuple(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if hint is float and isinstance(value, float) and value <= 0:
+        raise ConfigError(f"{where}: {key} must be greater than zero, got {value}")
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: {key} must be {_kind(hint)}, got {value!r}")
+    return value
+
+
+def _kind(hint: type) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}.get(
+        hint, hint.__name__
+    )
+
+
+def _unknown(where: str, name: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" — did you mean '{close[0]}'?" if close else f"; valid: {', '.join(known)}"
+    return f"{where}: unknown {what} '{name}'{hint}"

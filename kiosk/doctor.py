@@ -1,0 +1,131 @@
+"""Health checks for a kiosk machine: each finding says what is wrong and how to fix it.
+
+Used by ``kiosk doctor`` (operators, the README's first command) and by tests. Checks never raise: a
+failure becomes a finding.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from drivers.channel import ApduChannel
+from drivers.errors import CardError
+from drivers.mynumber.probe import describe_atr, is_my_number_card, probe_applications
+from kiosk.config import ConfigError, KioskConfig, load_config
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+CJK_FONT_CANDIDATES = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJKjp-Regular.otf"),
+)
+
+
+@dataclass
+class Finding:
+    check: str
+    status: str
+    detail: str
+    fix: str = ""
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_config(path: str | None) -> tuple[Finding, KioskConfig | None]:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        fix = "correct the file; `config/kiosk.toml` documents every key"
+        return Finding("configuration", FAIL, str(exc), fix), None
+    detail = f"{config.source} (kiosk id {config.kiosk.id}, {config.kiosk.mode})"
+    return Finding("configuration", OK, detail), config
+
+
+def check_fonts() -> Finding:
+    for candidate in CJK_FONT_CANDIDATES:
+        if candidate.exists():
+            return Finding("fonts", OK, f"Japanese/Chinese/Korean font: {candidate}")
+    return Finding("fonts", FAIL, "no font covering Japanese, Chinese and Korean was found",
+                   "apt-get install fonts-noto-cjk")
+
+
+def check_pcscd() -> Finding:
+    from kiosk.services import pcscd
+
+    if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
+        return Finding("pcscd", FAIL, "pcscd (the PC/SC service) is not installed", "apt-get install pcscd")
+    if not pcscd.is_running():
+        return Finding("pcscd", FAIL, "pcscd is installed but not running",
+                       "start it: `systemctl start pcscd` (or `pcscd` as root on a machine without systemd)")
+    return Finding("pcscd", OK, "pcscd is running")
+
+
+def check_vpcd(config: KioskConfig | None) -> Finding | None:
+    from kiosk.services import pcscd
+
+    if config is None or not config.simulator.enabled:
+        return None
+    if not pcscd.vpcd_configured():
+        return Finding("vpcd", FAIL, "the virtual reader driver for the simulated card is missing",
+                       "apt-get install vsmartcard-vpcd, then restart pcscd")
+    port = pcscd.vpcd_port(config.simulator.reader_index)
+    return Finding("vpcd", OK, f"virtual reader {config.simulator.reader_index} listens on 127.0.0.1:{port}")
+
+
+def check_readers(probe: bool = True) -> list[Finding]:
+    from drivers import pcsc
+
+    try:
+        states = pcsc.reader_states()
+    except CardError as exc:
+        return [Finding("readers", FAIL, str(exc), "check that pcscd runs and the reader is plugged in")]
+    if not states:
+        return [Finding("readers", FAIL, "no card reader found",
+                        "plug in a PC/SC reader (e.g. a contact or NFC reader) and check `pcsc_scan`")]
+    findings = [Finding("readers", OK, f"{len(states)} reader(s): " + "; ".join(s.name for s in states))]
+    for state in states:
+        findings.append(_reader_finding(state, probe))
+    return findings
+
+
+def _reader_finding(state, probe: bool) -> Finding:
+    from drivers import pcsc
+
+    name = state.name
+    if not state.card_present:
+        return Finding(f"card in {name}", OK, "no card inserted", data={"reader": name, "card": False})
+    atr = state.atr or b""
+    data: dict = {"reader": name, "card": True, "atr": atr.hex(" ").upper(), "atr_label": describe_atr(atr)}
+    if not probe:
+        return Finding(f"card in {name}", OK, f"card present, ATR {data['atr']}", data=data)
+    try:
+        with pcsc.connect(name) as transport:
+            found = probe_applications(ApduChannel(transport))
+    except CardError as exc:
+        return Finding(f"card in {name}", WARN, f"card present but could not be read: {exc}",
+                       "take the card out and insert it again", data=data)
+    data["applications"] = [app.key for app in found]
+    if is_my_number_card(found):
+        apps = ", ".join(app.label for app in found)
+        return Finding(f"card in {name}", OK, f"My Number card: {apps}", data=data)
+    return Finding(f"card in {name}", WARN, "the card is not a My Number card (no JPKI and card-info AP)",
+                   "insert a My Number card", data=data)
+
+
+def run_checks(config_path: str | None = None, probe: bool = True,
+               extra: list[Callable[[], Finding]] | None = None) -> list[Finding]:
+    config_finding, config = check_config(config_path)
+    findings = [config_finding, check_fonts(), check_pcscd()]
+    vpcd = check_vpcd(config)
+    if vpcd is not None:
+        findings.append(vpcd)
+    if findings[2].status == OK:
+        findings.extend(check_readers(probe))
+    for check in extra or []:
+        findings.append(check())
+    return findings
