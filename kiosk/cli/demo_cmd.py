@@ -1,0 +1,97 @@
+"""``kiosk demo``: the embedded default — a simulated card in pcscd, checked by the doctor.
+
+This is what the README's first command runs; as the kiosk grows (UI, local server) they join here, so the
+same command keeps showing the whole product on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from drivers.errors import CardError
+from drivers.sim.profile import ProfileError
+from kiosk.cli.doctor_cmd import print_findings
+from kiosk.cli.output import emit_json, error
+from kiosk.config import ConfigError, KioskConfig, load_config
+from kiosk.doctor import FAIL, run_checks
+from kiosk.services import pcscd
+
+CARD_VISIBLE_TIMEOUT = 5.0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("demo", help="the embedded default: simulated card + checks")
+    parser.add_argument("--config", help="configuration file (default: config/demo.toml)")
+    parser.add_argument("--once", action="store_true", help="run the checks and exit (no waiting for Ctrl-C)")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        error(str(exc))
+        return 2
+    with ExitStack() as cleanup:
+        try:
+            if config.simulator.enabled:
+                start_simulated_card(config, cleanup)
+        except (pcscd.PcscdError, ProfileError, CardError, OSError, TimeoutError) as exc:
+            error(str(exc))
+            return 2
+        findings = run_checks(args.config)
+        failed = any(f.status == FAIL for f in findings)
+        if args.json:
+            emit_json({"ok": not failed, "findings": [f.as_dict() for f in findings]})
+        else:
+            print_findings(findings)
+        if not args.once and not failed:
+            wait_for_stop(config)
+    return 1 if failed else 0
+
+
+def start_simulated_card(config: KioskConfig, cleanup: ExitStack) -> None:
+    """Start pcscd when needed and put the configured simulated card into its virtual reader."""
+    from drivers import pcsc
+    from drivers.sim.factory import open_simulated_card
+    from drivers.sim.vpicc import VpiccServer
+
+    log_dir = Path(tempfile.gettempdir()) / "mynumber-kiosk"
+    if pcscd.ensure_running(ready=pcsc.list_readers, log_dir=log_dir, want_vpcd=True):
+        cleanup.callback(pcscd.stop)
+    sim = config.simulator
+    state_file = config.resolve(sim.state_file) if sim.state_file else None
+    card = open_simulated_card(config.resolve(sim.profile), state_file=state_file, delay=sim.delay)
+    server = VpiccServer(card, port=pcscd.vpcd_port(sim.reader_index))
+    server.insert()
+    cleanup.callback(server.remove)
+    wait_card_visible(sim.reader_index)
+
+
+def wait_card_visible(reader_index: int, timeout: float = CARD_VISIBLE_TIMEOUT) -> None:
+    """pcscd notices a new card on its next poll (~400 ms); the checks must not run before that."""
+    from drivers import pcsc
+
+    suffix = f" {reader_index:02d}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(s.card_present and s.name.endswith(suffix) for s in pcsc.reader_states()):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the simulated card did not appear in virtual reader {reader_index} in {timeout} s")
+
+
+def wait_for_stop(config: KioskConfig) -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    profile = config.simulator.profile if config.simulator.enabled else "no simulated card"
+    print(f"demo running ({profile}); press Ctrl-C to stop", flush=True)
+    stop.wait()
