@@ -19,13 +19,15 @@ JPKI = Application("jpki", bytes.fromhex("D392F000260100000001"), "JPKI (公的�
 CARD_INFO = Application(
     "card_info", bytes.fromhex("D3921000310001010408"), "券面事項入力補助 (card-info input support)"
 )
-SURFACE = Application("surface", bytes.fromhex("D3921000310001010402"), "券面事項確認 (card surface)")
+SURFACE = Application("card_surface", bytes.fromhex("D3921000310001010402"), "券面事項確認 (card surface)")
 JUKI = Application("juki", bytes.fromhex("D3921000310001010100"), "住基 (resident registry)")
 
 ALL = (JPKI, CARD_INFO, SURFACE, JUKI)
 
-# ATRs seen on real cards, for logging and diagnostics only.
+# ATRs seen on real cards (card-protocol.md §6), for logging, diagnostics and the simulator only.
+ATR_CLASSIC = bytes.fromhex("3BE000FF8131FE4514")
+ATR_NEWER = bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B")
 KNOWN_ATRS = {
-    bytes.fromhex("3BE000FF8131FE4514"): "My Number card (classic contact ATR)",
-    bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B"): "My Number card (newer contact ATR)",
+    ATR_CLASSIC: "My Number card (classic contact ATR)",
+    ATR_NEWER: "My Number card (newer contact ATR)",
 }

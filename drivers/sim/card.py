@@ -161,7 +161,7 @@ class SimulatedCard:
             try:
                 apdu = CommandApdu.parse(command)
             except ProtocolError:
-                return _sw(SW_WRONG_LENGTH)
+                return _sw(SW_WRONG_LENGTH).to_bytes()
             return self._dispatch(apdu).to_bytes()
 
     # --- inspection for tests, persistence and the demo tray --------------------------------------

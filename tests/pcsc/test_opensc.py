@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from drivers.sim.card import SimulatedCard
 from drivers.sim.profile import load_card_image, load_profile, profile_certificates
@@ -67,7 +68,7 @@ def test_pkcs15_tool_reads_the_same_der_the_profile_holds(adult_in_reader, cert_
     _, reader = adult_in_reader
     result = run(tool("pkcs15-tool"), "--reader", reader, "--read-certificate", cert_id)
     assert result.returncode == 0, result.stderr.decode()
-    der = x509.load_pem_x509_certificate(result.stdout).public_bytes(x509.base.serialization.Encoding.DER)
+    der = x509.load_pem_x509_certificate(result.stdout).public_bytes(Encoding.DER)
     assert der == profile_certificates(load_profile(ADULT))[name]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from drivers.sim.card import CardBehaviour, SimulatedCard
 from tests.simcard.conftest import CERT, Exchange, build_image
@@ -140,9 +140,8 @@ def test_sign_digest_info_with_auth_key(x: Exchange, rsa_key: rsa.RSAPrivateKey)
     answer = bytes.fromhex(x(sign))
     assert answer[-2:] == b"\x90\x00" and len(answer) == 258
     # PKCS#1 v1.5 over the given DigestInfo = an ordinary SHA-256 RSA signature over a prehashed digest
-    from cryptography.hazmat.primitives.asymmetric import utils
-
-    rsa_key.public_key().verify(answer[:-2], b"\x11" * 32, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    prehashed = utils.Prehashed(hashes.SHA256())
+    rsa_key.public_key().verify(answer[:-2], b"\x11" * 32, padding.PKCS1v15(), prehashed)
 
 
 def test_sign_refuses_oversized_input_and_wrong_ef(x: Exchange) -> None:
