@@ -53,7 +53,9 @@ def test_round_trip(cla, ins, p1, p2, data, le, extended) -> None:
     assert CommandApdu.parse(command.encode(use_extended)) == command
 
 
-@pytest.mark.parametrize("raw", ["00A4", "00A4040C05D392", "00B000000000", "00B000000000010203", "00A4040C0000"])
+@pytest.mark.parametrize(
+    "raw", ["00A4", "00A4040C05D392", "00B000000000", "00B000000000010203", "00A4040C0000"]
+)
 def test_malformed_commands_raise_protocol_error(raw: str) -> None:
     with pytest.raises(ProtocolError):
         CommandApdu.parse(bytes.fromhex(raw))
