@@ -161,8 +161,9 @@ class WrongPin(StatusWordError):
 
     code = "wrong_pin"
 
-    def __init__(self, sw: int, remaining: int) -> None:
+    def __init__(self, sw: int, remaining: int, pin_name: str | None = None) -> None:
         self.remaining = remaining
+        self.pin_name = pin_name  # set by the application layer, which knows which PIN it was
         super().__init__(sw, f"Wrong PIN, {remaining} tries left")
 
 
@@ -170,3 +171,43 @@ class UnexpectedStatus(StatusWordError):
     """The card answered with an unexpected status word."""
 
     code = "unexpected_status"
+
+
+# --- domain: what the My Number applications add ---------------------------------------------------
+
+PinBlocked = AuthenticationBlocked
+
+
+class PinFormatInvalid(CardError):
+    """The PIN does not have the shape the card expects; refused before any APDU (no try spent)."""
+
+    code = "pin_format"
+
+    def __init__(self, pin_name: str, expected: str) -> None:
+        self.pin_name = pin_name
+        self.expected = expected
+        super().__init__(f"the {pin_name} PIN must be {expected}; nothing was sent to the card")
+
+
+class PinGuardRefused(CardError):
+    """The PIN policy refused to spend a try (e.g. the last one at an unattended kiosk)."""
+
+    code = "pin_guard"
+
+    def __init__(self, pin_name: str, remaining: int, reason: str) -> None:
+        self.pin_name = pin_name
+        self.remaining = remaining
+        self.reason = reason
+        super().__init__(f"not trying the {pin_name} PIN: {remaining} tries left ({reason})")
+
+
+class NotAMyNumberCard(CardError):
+    """The card does not answer the My Number applications (recognised by SELECT, never by ATR)."""
+
+    code = "not_my_number_card"
+
+
+class NoSignCertificate(CardError):
+    """The card carries no signing certificate (e.g. a resident under 15)."""
+
+    code = "no_sign_certificate"

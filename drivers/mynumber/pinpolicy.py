@@ -1,0 +1,69 @@
+"""Whether a PIN try may be spent: PIN safety as a driver property, not a UI habit.
+
+The counter is read right before every VERIFY and handed to a policy. At an unattended kiosk the last
+try is never spent (a resident who gets it wrong would leave with a locked card and no one to help);
+at a clerk's counter the last try needs an explicit confirmation. Nothing here retries a PIN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers import errors
+from drivers.mynumber.session import PinStatus
+from drivers.pinformat import PinFormat, pin_format_ok
+
+FORMAT_TEXT = {
+    PinFormat.DIGITS4: "4 digits",
+    PinFormat.SIGN: "6 to 16 letters A–Z and digits 0–9",
+    PinFormat.DIGITS6: "6 digits (birth date YYMMDD)",
+    PinFormat.DIGITS12: "the 12-digit My Number",
+    PinFormat.DIGITS14: "14 digits (birth date YYMMDD, expiry year, security code)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PinPolicy:
+    """``min_remaining_after_failure``: tries that must still be left if this try fails."""
+
+    name: str
+    min_remaining_after_failure: int
+    last_try_needs_confirmation: bool
+
+    def check(self, status: PinStatus, *, confirm_last_try: bool = False) -> None:
+        """Raise unless a VERIFY may be sent now; never returns a reason to retry."""
+        if status.not_set:
+            raise errors.ReferenceNotFound(0x6A88, f"the {status.name} PIN was never set on this card")
+        if status.blocked or status.remaining <= 0:
+            raise errors.PinBlocked(0x6984, f"the {status.name} PIN is blocked")
+        if status.remaining - 1 >= self.min_remaining_after_failure:
+            return
+        if self.last_try_needs_confirmation and confirm_last_try and status.remaining == 1:
+            return
+        reason = "last try needs a clerk's confirmation" if self.last_try_needs_confirmation else (
+            "an unattended kiosk never spends the last try")
+        raise errors.PinGuardRefused(status.name, status.remaining, reason)
+
+
+UNATTENDED = PinPolicy("unattended", min_remaining_after_failure=1, last_try_needs_confirmation=False)
+ATTENDED = PinPolicy("attended", min_remaining_after_failure=1, last_try_needs_confirmation=True)
+POLICIES = {policy.name: policy for policy in (UNATTENDED, ATTENDED)}
+
+
+def prepare_pin(pin_name: str, value: str | bytes | bytearray, fmt: PinFormat) -> bytearray:
+    """Turn user input into the bytes the card expects, or refuse it without touching the card.
+
+    The sign password is upper-cased (the card only knows A–Z 0–9; every tool does this). The returned
+    buffer is the caller's to zero (``session.zero``) — ``CardSession.verify_pin`` does it.
+    """
+    if isinstance(value, str):
+        buffer = bytearray(value.strip().encode("ascii", errors="replace"))
+    else:
+        buffer = bytearray(value)
+    if fmt is PinFormat.SIGN:
+        buffer[:] = bytes(buffer).upper()
+    if not pin_format_ok(fmt, buffer):
+        for index in range(len(buffer)):
+            buffer[index] = 0
+        raise errors.PinFormatInvalid(pin_name, FORMAT_TEXT[fmt])
+    return buffer
