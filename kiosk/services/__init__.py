@@ -1,0 +1,1 @@
+"""Application services: pcscd management, card workers, central client, outbox, audit log."""
