@@ -1,34 +1,121 @@
 """Byte layouts of every EF the simulated card holds, as card-protocol.md §4 documents them.
 
-Pure functions (bytes and keys in, bytes out) so the card verifier and the tests can reuse the exact
-definitions — in particular the digest functions, which the verifier recomputes and a ``tampered``
-profile deliberately feeds with different bytes. Where the public sources leave a detail open the choice
-made here is marked UNCONFIRMED.
+Pure functions (bytes and keys in, bytes out). The card-info digests and parsers the verifier recomputes
+are defined once in drivers.mynumber.integrity and used from there, so the simulator signs exactly what
+the verifier checks (a ``tampered`` profile deliberately feeds them different bytes). Where the public
+sources leave a detail open the choice made here is marked UNCONFIRMED.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import date
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from drivers.errors import ProtocolError, TlvError
-from drivers.tlv import Tlv, encode, parse_all, parse_one
 
-# --- tags --------------------------------------------------------------------------------------------
-TAG_MY_NUMBER = 0xFF10
-TAG_BASIC4 = 0xFF20
-TAG_OFFSETS = 0xDF21
-TAG_NAME, TAG_ADDRESS, TAG_BIRTH, TAG_SEX = 0xDF22, 0xDF23, 0xDF24, 0xDF25
-TAG_TEXT_SIGNATURE = 0xFF30
-TAG_MY_NUMBER_DIGEST, TAG_BASIC4_DIGEST, TAG_SIGNATURE = 0xFF31, 0xFF32, 0xFF33
-TAG_CV_CERTIFICATE, TAG_CV_BODY, TAG_CV_SIGNATURE = 0x7F21, 0x5F4E, 0x5F37
-# UNCONFIRMED: the sources agree on tag numbers 16 and 17 but not on the class byte (0x90/0x91 context
-# class here; 0xD0/0xD1 is the other candidate).
-TAG_EXPONENT, TAG_MODULUS = 0x90, 0x91
+# The tags, sizes, digests and parsers of the card-info integrity data have ONE definition, in
+# drivers.mynumber.integrity (the verifier's side); they are re-exported here (see __all__) so the
+# encoders below and their callers use the very same definitions.
+from drivers.mynumber.integrity import (
+    CV_BODY_SIZE,
+    CV_CERTIFICATE_SIZE,
+    CV_ID_SIZE,
+    CV_PUBLIC_KEY_SIZE,
+    MY_NUMBER_EF_SIZE,
+    RSA_SIGNATURE_SIZE,
+    TAG_ADDRESS,
+    TAG_BASIC4,
+    TAG_BASIC4_DIGEST,
+    TAG_BIRTH,
+    TAG_CV_BODY,
+    TAG_CV_CERTIFICATE,
+    TAG_CV_SIGNATURE,
+    TAG_EXPONENT,
+    TAG_MODULUS,
+    TAG_MY_NUMBER,
+    TAG_MY_NUMBER_DIGEST,
+    TAG_NAME,
+    TAG_OFFSETS,
+    TAG_SEX,
+    TAG_SIGNATURE,
+    TAG_TEXT_SIGNATURE,
+    TEXT_SIGNATURE_SIZE,
+    CvCertificate,
+    TextSignature,
+    basic4_digest,
+    my_number_digest,
+    outer_children,
+    parse_cv_certificate,
+    parse_cv_public_key,
+    parse_text_signature,
+    text_signed_data,
+)
+from drivers.tlv import encode
+
+__all__ = [
+    "CV_BODY_SIZE",
+    "CV_CERTIFICATE_SIZE",
+    "CV_ID_SIZE",
+    "CV_PUBLIC_KEY_SIZE",
+    "JPKI_TOKEN",
+    "JPKI_TOKEN_SIZE",
+    "MY_NUMBER_EF_SIZE",
+    "RSA_SIGNATURE_SIZE",
+    "TAG_ADDRESS",
+    "TAG_BASIC4",
+    "TAG_BASIC4_DIGEST",
+    "TAG_BIRTH",
+    "TAG_CV_BODY",
+    "TAG_CV_CERTIFICATE",
+    "TAG_CV_SIGNATURE",
+    "TAG_EXPONENT",
+    "TAG_MODULUS",
+    "TAG_MY_NUMBER",
+    "TAG_MY_NUMBER_DIGEST",
+    "TAG_NAME",
+    "TAG_OFFSETS",
+    "TAG_SEX",
+    "TAG_SIGNATURE",
+    "TAG_SURFACE",
+    "TAG_SURFACE_ADDRESS_PNG",
+    "TAG_SURFACE_BIRTH",
+    "TAG_SURFACE_CODE_PNG",
+    "TAG_SURFACE_EXPIRY",
+    "TAG_SURFACE_FACE",
+    "TAG_SURFACE_NAME_PNG",
+    "TAG_SURFACE_PUBLIC_KEY",
+    "TAG_SURFACE_SEX",
+    "TAG_SURFACE_SIGNATURE",
+    "TAG_TEXT_SIGNATURE",
+    "TEXT_SIGNATURE_SIZE",
+    "CvCertificate",
+    "TextSignature",
+    "basic4_digest",
+    "basic4_ef",
+    "cv_certificate",
+    "cv_public_key",
+    "jpki_token",
+    "juki_record",
+    "my_number_digest",
+    "my_number_ef",
+    "parse_cv_certificate",
+    "parse_cv_public_key",
+    "parse_text_signature",
+    "surface_ap_basic_info",
+    "surface_birth_ef",
+    "surface_entries_ef",
+    "surface_my_number_ef",
+    "surface_signed_data",
+    "text_ap_basic_info",
+    "text_auth_key_ef",
+    "text_signature_ef",
+    "text_signed_data",
+    "yyyymmdd",
+]
+
+# --- tags of the visual AP ---------------------------------------------------------------------------
 TAG_SURFACE = 0xFF20
 (
     TAG_SURFACE_BIRTH,
@@ -44,13 +131,6 @@ TAG_SURFACE = 0xFF20
 
 JPKI_TOKEN = b"JPKIAPICCTOKEN2"
 JPKI_TOKEN_SIZE = 32
-MY_NUMBER_EF_SIZE = 17
-TEXT_SIGNATURE_SIZE = 336
-CV_CERTIFICATE_SIZE = 568
-CV_ID_SIZE = 16
-CV_BODY_SIZE = 297
-CV_PUBLIC_KEY_SIZE = 265
-RSA_SIGNATURE_SIZE = 256
 
 
 # --- small helpers -----------------------------------------------------------------------------------
@@ -80,13 +160,6 @@ def _offset_container(outer_tag: int, fields: list[bytes]) -> bytes:
     if position > 0xFFFF:
         raise ValueError("EF content exceeds the 16-bit offset range")
     return encode(outer_tag, encode(TAG_OFFSETS, bytes(offsets)) + b"".join(fields), long_form=True)
-
-
-def _outer_children(data: bytes, tag: int) -> tuple[Tlv, list[Tlv]]:
-    outer = parse_one(data)
-    if outer.tag != tag:
-        raise ProtocolError(f"expected tag {tag:X}, found {outer.tag:X}")
-    return outer, outer.children()
 
 
 # --- JPKI AP -----------------------------------------------------------------------------------------
@@ -120,27 +193,6 @@ def basic4_ef(name: str, address: str, birth_date: date, sex: str) -> bytes:
     return _offset_container(TAG_BASIC4, fields)
 
 
-def my_number_digest(ef: bytes) -> bytes:
-    """FF31: SHA-256 over the 17 bytes of the My Number EF, padding included (§4.1)."""
-    if len(ef) < MY_NUMBER_EF_SIZE:
-        raise ProtocolError(f"My Number EF must be {MY_NUMBER_EF_SIZE} bytes, got {len(ef)}")
-    return hashlib.sha256(ef[:MY_NUMBER_EF_SIZE]).digest()
-
-
-def basic4_digest(ef: bytes) -> bytes:
-    """FF32: SHA-256 over the bytes from the DF22 tag to the end of the FF20 value (padding excluded)."""
-    outer, children = _outer_children(ef, TAG_BASIC4)
-    for child in children:
-        if child.tag == TAG_NAME:
-            return hashlib.sha256(outer.value[child.offset :]).digest()
-    raise TlvError("basic 4 EF has no name field (DF22)")
-
-
-def text_signed_data(my_number_hash: bytes, basic4_hash: bytes) -> bytes:
-    """What FF33 signs: the complete FF31 TLV followed by the complete FF32 TLV (70 bytes)."""
-    return encode(TAG_MY_NUMBER_DIGEST, my_number_hash) + encode(TAG_BASIC4_DIGEST, basic4_hash)
-
-
 def text_signature_ef(my_number_hash: bytes, basic4_hash: bytes, signer: rsa.RSAPrivateKey) -> bytes:
     """EF 0003 (336 bytes): ``FF30 82 01 4B {FF31 20 …, FF32 20 …, FF33 82 01 00 <signature>}``."""
     if len(my_number_hash) != 32 or len(basic4_hash) != 32:
@@ -148,23 +200,6 @@ def text_signature_ef(my_number_hash: bytes, basic4_hash: bytes, signer: rsa.RSA
     signed = text_signed_data(my_number_hash, basic4_hash)
     signature = encode(TAG_SIGNATURE, _sign(signer, signed), long_form=True)
     return encode(TAG_TEXT_SIGNATURE, signed + signature, long_form=True)
-
-
-@dataclass(frozen=True, slots=True)
-class TextSignature:
-    my_number_hash: bytes
-    basic4_hash: bytes
-    signature: bytes
-    signed_data: bytes
-
-
-def parse_text_signature(data: bytes) -> TextSignature:
-    """Split EF 0003 into its digests, signature and the exact bytes the signature covers."""
-    outer, children = _outer_children(data, TAG_TEXT_SIGNATURE)
-    if [c.tag for c in children] != [TAG_MY_NUMBER_DIGEST, TAG_BASIC4_DIGEST, TAG_SIGNATURE]:
-        raise ProtocolError("EF 0003 must hold FF31, FF32 and FF33 in this order")
-    first, second, signature = children
-    return TextSignature(first.value, second.value, signature.value, outer.value[: second.end])
 
 
 def text_ap_basic_info(ap_info: bytes, key_id: bytes) -> bytes:
@@ -195,19 +230,6 @@ def cv_public_key(public_key: rsa.RSAPublicKey) -> bytes:
     return encode(TAG_EXPONENT, exponent) + encode(TAG_MODULUS, modulus)
 
 
-def parse_cv_public_key(data: bytes) -> rsa.RSAPublicKey:
-    """Inverse of ``cv_public_key``; ProtocolError if the pair is malformed or not a usable RSA key."""
-    items = parse_all(data)
-    if [item.tag for item in items] != [TAG_EXPONENT, TAG_MODULUS]:
-        raise ProtocolError("public key must be an exponent (90) followed by a modulus (91)")
-    exponent = int.from_bytes(items[0].value, "big")
-    modulus = int.from_bytes(items[1].value, "big")
-    try:
-        return rsa.RSAPublicNumbers(exponent, modulus).public_key()
-    except ValueError as exc:
-        raise ProtocolError("public key numbers are not a valid RSA key") from exc
-
-
 def cv_certificate(
     issuer_id: bytes, subject_id: bytes, subject_key: rsa.RSAPublicKey, issuer_key: rsa.RSAPrivateKey
 ) -> bytes:
@@ -225,34 +247,6 @@ def cv_certificate(
         TAG_CV_SIGNATURE, _sign(issuer_key, body), long_form=True
     )
     return encode(TAG_CV_CERTIFICATE, content, long_form=True)
-
-
-@dataclass(frozen=True, slots=True)
-class CvCertificate:
-    issuer_id: bytes
-    subject_id: bytes
-    public_key: rsa.RSAPublicKey
-    body: bytes  # what ``signature`` covers
-    signature: bytes
-
-
-def parse_cv_certificate(data: bytes) -> CvCertificate:
-    """Parse EF 0004 (trailing FF padding allowed). Checks structure only, not the signature."""
-    _, children = _outer_children(data, TAG_CV_CERTIFICATE)
-    if [c.tag for c in children] != [TAG_CV_BODY, TAG_CV_SIGNATURE]:
-        raise ProtocolError("CV certificate must hold 5F4E then 5F37")
-    body, signature = children[0].value, children[1].value
-    if len(body) != CV_BODY_SIZE:
-        raise ProtocolError(f"CV certificate body must be {CV_BODY_SIZE} bytes, got {len(body)}")
-    if len(signature) != RSA_SIGNATURE_SIZE:
-        raise ProtocolError(f"CV certificate signature must be {RSA_SIGNATURE_SIZE} bytes")
-    return CvCertificate(
-        issuer_id=body[:CV_ID_SIZE],
-        subject_id=body[CV_ID_SIZE : 2 * CV_ID_SIZE],
-        public_key=parse_cv_public_key(body[2 * CV_ID_SIZE :]),
-        body=body,
-        signature=signature,
-    )
 
 
 # --- visual AP (券面事項確認AP) -------------------------------------------------------------------------
@@ -291,7 +285,7 @@ def surface_entries_ef(
 
 def surface_signed_data(ef: bytes) -> bytes:
     """What DF28 signs: the stored bytes from the DF22 tag to the end of DF27 (see ``surface_entries_ef``)."""
-    outer, children = _outer_children(ef, TAG_SURFACE)
+    outer, children = outer_children(ef, TAG_SURFACE)
     by_tag = {child.tag: child for child in children}
     try:
         first, last = by_tag[TAG_SURFACE_BIRTH], by_tag[TAG_SURFACE_FACE]

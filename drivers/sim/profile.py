@@ -22,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from drivers.mynumber import aids
+from drivers.mynumber.basic4 import is_valid_my_number as is_valid_my_number  # re-exported
+from drivers.mynumber.basic4 import my_number_check_digit
 from drivers.sim import images, layouts, pki
 from drivers.sim.model import ApplicationSpec, CardImage, EfSpec, KeySpec, PinFormat, PinSpec
 from drivers.sim.rsakeys import deterministic_rsa_key
@@ -267,28 +269,6 @@ def _type_name(value: Any) -> str:
     if hasattr(value, "hour"):
         return "a date with a time (write only the date)"
     return f"a {type(value).__name__}"
-
-
-def my_number_check_digit(first_eleven: str) -> int:
-    """The 12th digit of a My Number: weights 2..7 then 2..6 from the right, mod 11."""
-    if len(first_eleven) != 11 or not first_eleven.isascii() or not first_eleven.isdigit():
-        raise ValueError("expected the first 11 digits")
-    total = 0
-    for n in range(1, 12):
-        digit = int(first_eleven[-n])
-        weight = n + 1 if n <= 6 else n - 5
-        total += digit * weight
-    remainder = total % 11
-    return 0 if remainder <= 1 else 11 - remainder
-
-
-def is_valid_my_number(value: str) -> bool:
-    return (
-        len(value) == 12
-        and value.isascii()
-        and value.isdigit()
-        and my_number_check_digit(value[:11]) == int(value[11])
-    )
 
 
 # --- loading -------------------------------------------------------------------------------------------
