@@ -30,8 +30,14 @@ class JpkiAp(CardApplication):
 
     def read_sign_certificate(self, sign_pin: PinInput, *, confirm_last_try: bool = False) -> bytes:
         """署名用電子証明書: holds the basic 4 information, so the card wants the sign password first."""
-        self.verify(aids.SIGN_PIN, sign_pin, confirm_last_try=confirm_last_try)
+        self._verify_sign_pin(sign_pin, confirm_last_try)
         return self._read_certificate(aids.EF_SIGN_CERT)
+
+    def _verify_sign_pin(self, sign_pin: PinInput, confirm_last_try: bool) -> None:
+        try:
+            self.verify(aids.SIGN_PIN, sign_pin, confirm_last_try=confirm_last_try)
+        except errors.ReferenceNotFound as exc:  # a sign password never set: a card without a sign certificate
+            raise errors.NoSignCertificate("the card has no signing certificate (no sign password set)") from exc
 
     def _read_certificate(self, fid: int) -> bytes:
         self.select()
@@ -58,5 +64,5 @@ class JpkiAp(CardApplication):
     def sign_with_sign_key(
         self, digest_info: bytes, sign_pin: PinInput, *, confirm_last_try: bool = False
     ) -> bytes:
-        self.verify(aids.SIGN_PIN, sign_pin, confirm_last_try=confirm_last_try)
+        self._verify_sign_pin(sign_pin, confirm_last_try)
         return self.session.sign(aids.EF_SIGN_KEY, digest_info)
