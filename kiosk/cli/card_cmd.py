@@ -22,6 +22,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_card_source(probe)
     probe.add_argument("--json", action="store_true")
     probe.set_defaults(handler=probe_card)
+    from kiosk.cli import card_ops
+
+    card_ops.register(sub)
 
 
 def add_card_source(parser: argparse.ArgumentParser) -> None:

@@ -15,8 +15,16 @@ from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, sim_cmd
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CARD = 0, 1, 2, 3
 
 
+class StrictParser(argparse.ArgumentParser):
+    """No abbreviated options: ``--pin 1234`` must not be taken as ``--pin-env 1234`` and echoed back."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiosk", description="My Number card counter kiosk")
+    parser = StrictParser(prog="kiosk", description="My Number card counter kiosk")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     doctor_cmd.register(commands)
