@@ -110,7 +110,8 @@ def _reader_finding(state, probe: bool) -> Finding:
         return Finding(f"card in {name}", WARN, f"card present but could not be read: {exc}",
                        "take the card out and insert it again", data=data)
     data["applications"] = [app.key for app in found]
-    if is_my_number_card(found):
+    data["my_number_card"] = is_my_number_card(found)
+    if data["my_number_card"]:
         apps = ", ".join(app.label for app in found)
         return Finding(f"card in {name}", OK, f"My Number card: {apps}", data=data)
     return Finding(f"card in {name}", WARN, "the card is not a My Number card (no JPKI and card-info AP)",
