@@ -64,12 +64,27 @@ class ServerSection:
 
 
 @dataclass(frozen=True)
+class OutboxSection:
+    # Where applications wait for the network: SQLite (WAL; -wal and -shm files appear beside it).
+    path: str = "../var/outbox.sqlite3"
+    # "file": a 0600 key file, created on first use; "keyring": the OS keyring (needs the keyring package).
+    key_source: str = "file"
+    key_file: str = "../var/outbox.key"
+    # Retries: exponential backoff with full jitter between these bounds.
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 300.0
+    # How often the flusher looks for items queued by another process while it has nothing to do.
+    poll_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     kiosk: KioskSection = field(default_factory=KioskSection)
     card: CardSection = field(default_factory=CardSection)
     simulator: SimulatorSection = field(default_factory=SimulatorSection)
     timeouts: TimeoutSection = field(default_factory=TimeoutSection)
     server: ServerSection = field(default_factory=ServerSection)
+    outbox: OutboxSection = field(default_factory=OutboxSection)
     source: Path | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -84,6 +99,7 @@ _CHOICES = {
     ("card", "extended_apdus"): ("auto", "yes", "no"),
     ("simulator", "delay"): ("off", "real-card"),
     ("simulator", "reader_index"): (0, 1),
+    ("outbox", "key_source"): ("file", "keyring"),
 }
 
 
@@ -110,6 +126,10 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> KioskConfig
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: [{name}] must be a table (a [{name}] section)")
         sections[name] = _section(where, name, hints[name], value)
+    outbox = sections.get("outbox")
+    if outbox is not None and outbox.backoff_max_seconds < outbox.backoff_base_seconds:
+        raise ConfigError(f"{where}: outbox.backoff_max_seconds ({outbox.backoff_max_seconds}) must be at least "
+                          f"outbox.backoff_base_seconds ({outbox.backoff_base_seconds})")
     return KioskConfig(**sections, source=source)
 
 

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, sim_cmd
+from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, sim_cmd
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CARD = 0, 1, 2, 3
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.register(commands)
     sim_cmd.register(commands)
     card_cmd.register(commands)
+    outbox_cmd.register(commands)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -85,7 +87,5 @@ def test_hostile_answers_raise_only_typed_errors(store, answers: list[bytes], ex
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2000))
 def test_random_certificates_raise_only_typed_errors(data: bytes) -> None:
-    try:
+    with contextlib.suppress(errors.CardError):  # anything else escapes and fails the test
         parse_certificate(data)
-    except errors.CardError:
-        pass

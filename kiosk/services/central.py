@@ -1,0 +1,332 @@
+"""The kiosk's client for the central server: mutual TLS over ``requests``, typed errors, no retries.
+
+Why it looks like this:
+
+* **TLS is always verified** against the CA bundle from the configuration (never ``verify=False``, never
+  the system store: the city runs its own CA). ``verify`` is passed on every request, because a
+  session-level ``verify`` is silently replaced by ``REQUESTS_CA_BUNDLE`` in requests' environment merge;
+  ``trust_env`` is off for the same reason (and so that no proxy or ``.netrc`` from the environment can
+  redirect or decorate traffic carrying personal data).
+* **No hidden retries**: urllib3 must never re-send a POST on its own. Retrying is the outbox's job,
+  with the item's stored idempotency key, so that a lost answer never becomes a second application.
+* **Only typed errors leave this module** (``kiosk.services.errors``), each with a sentence for people.
+* **Bodies are never logged** — they carry photos, names and numbers. Logs name the route template
+  (``/v1/pickups/{id}/handover``), the status and the time taken.
+* The ``requests.Session`` can be injected so that the error mapping is unit-tested with a mock;
+  everything else is tested against a real HTTPS server with client certificates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from kiosk import __version__
+from kiosk.services.errors import (
+    CentralError,
+    Conflict,
+    Rejected,
+    ServerError,
+    ServerTimeout,
+    ServerUnreachable,
+    TlsError,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9-]{16,64}")
+# Statuses that say "not now" rather than "never": the request may succeed later unchanged.
+_TRANSIENT_4XX = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The server's receipt for an application (``duplicate``: it had it already under this key)."""
+
+    receipt_id: str
+    application_id_masked: str
+    status: str
+    received_at: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """A write the server accepted (handover); ``receipt_id`` is whatever id the server gave it."""
+
+    http_status: int
+    receipt_id: str | None
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class CertificateStatus:
+    """Revocation answer for one JPKI certificate: ``good``, ``revoked`` or ``unknown``."""
+
+    status: str
+    details: Mapping[str, Any]
+
+
+class CentralClient:
+    """Talks to the central server for one kiosk. Thread-safe enough for one network worker; not shared."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ca_bundle: str | Path,
+        client_cert: str | Path,
+        client_key: str | Path,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"the central server URL must be https://HOST[:PORT], got {base_url!r}")
+        if not str(ca_bundle):
+            raise ValueError("a CA bundle is required: the central server's certificate is always verified")
+        self.base_url = base_url.rstrip("/")
+        self.ca_bundle = str(ca_bundle)
+        self.client_cert = (str(client_cert), str(client_key))
+        self.timeout = (connect_timeout, read_timeout)
+        self._owns_session = session is None
+        self._session = session if session is not None else _new_session()
+
+    @classmethod
+    def from_config(cls, config: Any) -> CentralClient:
+        """Build from a ``KioskConfig``; paths are resolved relative to the configuration file."""
+        from kiosk.config import ConfigError
+
+        server = config.server
+        missing = [k for k in ("ca_bundle", "client_cert", "client_key") if not getattr(server, k)]
+        if missing:
+            where = config.source or "the configuration"
+            keys = ", ".join(f"server.{k}" for k in missing)
+            raise ConfigError(f"{where}: {keys} must be set to talk to the central server (mutual TLS)")
+        return cls(
+            server.url,
+            ca_bundle=config.resolve(server.ca_bundle),
+            client_cert=config.resolve(server.client_cert),
+            client_key=config.resolve(server.client_key),
+            connect_timeout=config.timeouts.http_connect_seconds,
+            read_timeout=config.timeouts.http_read_seconds,
+        )
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> CentralClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the contract ---------------------------------------------------------------------------------
+
+    def submit_application(self, application: Mapping[str, Any], idempotency_key: str) -> SubmitResult:
+        """POST /v1/applications. The same key and body again returns the original receipt (duplicate)."""
+        status, body = self._post("/v1/applications", "/v1/applications", application, idempotency_key)
+        try:
+            return SubmitResult(
+                receipt_id=str(body["receipt_id"]),
+                application_id_masked=str(body.get("application_id_masked", "")),
+                status=str(body.get("status", "")),
+                received_at=str(body.get("received_at", "")),
+                duplicate=bool(body.get("duplicate", status == 200)),
+            )
+        except KeyError as exc:
+            raise ServerError(status, "the central server's answer has no receipt id") from exc
+
+    def record_handover(
+        self,
+        pickup_id: str,
+        *,
+        card_auth_cert_serial: str,
+        handed_over_at: str,
+        clerk_token: str,
+        idempotency_key: str,
+    ) -> Acknowledgement:
+        """POST /v1/pickups/{pickup_id}/handover, authorised by the clerk's bearer token."""
+        path = f"/v1/pickups/{quote(str(pickup_id), safe='')}/handover"
+        body = {"card_auth_cert_serial": card_auth_cert_serial, "handed_over_at": handed_over_at}
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        status, answer = self._post(path, "/v1/pickups/{id}/handover", body, idempotency_key, headers)
+        receipt = answer.get("receipt_id") or answer.get("handover_id") or answer.get("id")
+        return Acknowledgement(status, str(receipt) if receipt is not None else None,
+                               bool(answer.get("duplicate", status == 200)))
+
+    def heartbeat(
+        self, *, version: str, reader_state: str, outbox_depth: int, outbox_oldest_age_seconds: float | None
+    ) -> Mapping[str, Any]:
+        """POST /v1/kiosks/heartbeat: no personal data, only the kiosk's health."""
+        body = {
+            "version": version,
+            "reader_state": reader_state,
+            "outbox_depth": outbox_depth,
+            "outbox_oldest_age_seconds": outbox_oldest_age_seconds,
+        }
+        return self._post("/v1/kiosks/heartbeat", "/v1/kiosks/heartbeat", body)[1]
+
+    def certificate_status(self, issuer_key_id: str, serial: str) -> CertificateStatus:
+        """POST /v1/certificate-status: revocation is checked by the city (a legal verifier), not by us."""
+        body = {"issuer_key_id": issuer_key_id, "serial": serial}
+        status, answer = self._post("/v1/certificate-status", "/v1/certificate-status", body)
+        value = answer.get("status")
+        if value not in ("good", "revoked", "unknown"):
+            raise ServerError(status, "the central server gave no usable certificate status")
+        return CertificateStatus(status=value, details=answer)
+
+    def health(self) -> bool:
+        """GET /healthz: True when the server answers 2xx; typed errors otherwise."""
+        self._send("GET", "/healthz", "/healthz", None, {})
+        return True
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+
+    def _post(
+        self,
+        path: str,
+        route: str,
+        body: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        extra = dict(headers or {})
+        if idempotency_key is not None:
+            if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+                raise ValueError("an idempotency key is 16-64 characters of A-Z, a-z, 0-9 and '-'")
+            extra["Idempotency-Key"] = idempotency_key
+        return self._send("POST", path, route, body, extra)
+
+    def _send(
+        self, method: str, path: str, route: str, body: Mapping[str, Any] | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Accept": "application/json", "User-Agent": f"mynumber-kiosk/{__version__}", **headers}
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.ca_bundle,
+                cert=self.client_cert,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            error = map_transport_error(exc, self.base_url, self.ca_bundle)
+            log.warning("%s %s failed after %.2f s: %s", method, route, time.monotonic() - started, error.code)
+            raise error from exc
+        except OSError as exc:
+            # requests raises a bare OSError when a certificate, key or CA file is missing.
+            raise TlsError(f"a TLS file is missing or unreadable ({exc.strerror or exc}); check "
+                           "server.ca_bundle, server.client_cert and server.client_key") from exc
+        elapsed = time.monotonic() - started
+        log.info("%s %s -> %d in %.2f s", method, route, response.status_code, elapsed)
+        return response.status_code, _decode(response)
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _decode(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of a 2xx answer, or the typed error of any other (no body text in messages)."""
+    status = response.status_code
+    try:
+        document = response.json()
+    except ValueError:  # includes requests.JSONDecodeError; the body was read inside request()
+        document = None
+    if 200 <= status < 300:
+        if not isinstance(document, dict):
+            raise ServerError(status, f"the central server answered HTTP {status} without the expected JSON")
+        return document
+    code = message = ""
+    if isinstance(document, dict):
+        code = str(document.get("error") or "")
+        message = str(document.get("message") or "")[:300]
+    if 300 <= status < 400:
+        raise ServerError(status, f"the central server redirected (HTTP {status}); check server.url")
+    if status in _TRANSIENT_4XX or status >= 500:
+        raise ServerError(status, f"the central server could not handle the request now (HTTP {status})")
+    message = message or f"HTTP {status}"
+    if status == 409:
+        raise Conflict(status, code or "conflict", message)
+    raise Rejected(status, code or f"http_{status}", message)
+
+
+def map_transport_error(exc: BaseException, base_url: str, ca_bundle: str) -> CentralError:
+    """Translate a ``requests`` failure into our typed error with a human sentence.
+
+    Order matters: ``SSLError`` and ``ConnectTimeout`` are both ``ConnectionError`` subclasses, and a read
+    timeout that strikes while the body is being read surfaces as a plain ``ConnectionError``.
+    """
+    host = urlsplit(base_url).netloc or base_url
+    tls = _find_in_chain(exc, ssl.SSLError)
+    if isinstance(exc, requests.exceptions.SSLError) or tls is not None:
+        return TlsError(_tls_message(tls, host, ca_bundle))
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ServerTimeout(f"the central server {host} did not accept a connection in time", "connect")
+    if isinstance(exc, requests.exceptions.Timeout) or _find_in_chain(
+        exc, urllib3.exceptions.ReadTimeoutError, TimeoutError
+    ):
+        return ServerTimeout(f"the central server {host} did not answer in time", "read")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return ServerUnreachable(f"the central server {host} cannot be reached (network or server down)")
+    return ServerUnreachable(f"the request to the central server {host} failed ({type(exc).__name__})")
+
+
+def _find_in_chain(exc: BaseException, *types: type[BaseException]) -> Any:
+    """Search an exception, its args, causes and contexts (requests nests urllib3 errors in args)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, types):
+            return current
+        todo.extend([current.__cause__, current.__context__, *current.args])
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return None
+
+
+def _tls_message(error: ssl.SSLError | None, host: str, ca_bundle: str) -> str:
+    reason = (getattr(error, "reason", None) or "").upper() if error is not None else ""
+    detail = getattr(error, "verify_message", None) or reason.lower().replace("_", " ") or "TLS failure"
+    if isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in reason:
+        return (f"the central server {host} presented a certificate that the CA bundle {ca_bundle} does "
+                f"not vouch for ({detail})")
+    if "ALERT" in reason:
+        return (f"the central server {host} refused this kiosk's client certificate ({detail}); check "
+                "server.client_cert and that the city's CA issued it")
+    if isinstance(error, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        # TLS 1.3 checks our certificate after the handshake; a refusal may arrive as a bare close when the
+        # alert loses the race against our request body.
+        return (f"the central server {host} closed the secure connection abruptly; it may have refused this "
+                "kiosk's client certificate (check server.client_cert), or it stopped")
+    if "KEY_VALUES_MISMATCH" in reason or "PEM" in reason:
+        return f"this kiosk's client certificate or key cannot be used ({detail}); check server.client_key"
+    return f"secure connection to the central server {host} failed ({detail})"

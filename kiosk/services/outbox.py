@@ -1,0 +1,672 @@
+"""The never-lose-an-application pipeline: a durable, encrypted outbox in SQLite and its flusher thread.
+
+Why each piece is there:
+
+* ``enqueue`` commits (WAL, ``synchronous=FULL``: the commit is on disk) **before** it returns, so the
+  receipt a resident is handed is backed by a record that survives a power cut.
+* Each item gets a random **idempotency key at enqueue**, stored with it and sent on every attempt. Any
+  attempt whose answer was lost — timeout, dropped connection, a ``kill -9`` between the server's commit
+  and ours — is re-sent with the same key, and the server answers with the original receipt instead of
+  storing a second application.
+* A claim is a **lease** (``lease_until``) committed before the request goes out: another thread or
+  process skips the item while it is in flight, and if the sender dies, the lease runs out and the item
+  is sent again (same key). ``attempts`` is counted at claim time, so even a payload that crashes the
+  process backs off.
+* Failures are sorted once, here: network, timeout, TLS, 5xx, 401/403 → wait and retry with exponential
+  backoff and full jitter; other 4xx → ``dead`` (kept for staff, never retried automatically); 409
+  "already submitted" → the application is on the server, so it counts as delivered.
+* Payloads are sealed with AES-GCM (``at_rest``) bound to the item id and kind; delivered items keep
+  only a non-personal record (local number, kind, receipt id, delivered_at). ``secure_delete`` zeroes
+  freed pages. ``last_error`` holds a short code, never text from a payload.
+* The flusher is a non-daemon thread (``stop()``/``join()``): the interpreter never kills it halfway
+  through a commit, and the UI thread never waits for it — the UI only calls ``enqueue``/``status``,
+  which take short SQLite transactions and never a network call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.services.at_rest import PayloadCipher, PayloadUnreadable, load_key
+from kiosk.services.errors import CentralError, Conflict, Rejected
+
+log = logging.getLogger(__name__)
+
+KINDS = ("application", "handover")
+QUEUED, DELIVERED, DEAD = "queued", "delivered", "dead"
+# Server codes of a 409 that mean "the server already has this application" (it arrived, under another
+# key — e.g. a retry from a restored backup): delivered, not dead.
+ALREADY_SUBMITTED = frozenset({"already_submitted", "application_already_submitted", "duplicate_application"})
+# 4xx statuses that are about this kiosk (certificate, clerk token), not about the item: keep waiting.
+_KIOSK_LEVEL_4XX = frozenset({401, 403})
+_SCHEMA_VERSION = "1"
+_KEY_CHECK = b"outbox key check"
+
+_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS items (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- the short local receipt number
+    id              TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload         BLOB,                               -- AES-GCM, NULL once delivered
+    created_at      REAL NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    lease_until     REAL,                               -- in flight until then (crash: sent again)
+    last_error      TEXT,                               -- a short code, never personal data
+    state           TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'delivered', 'dead')),
+    receipt_id      TEXT,
+    delivered_at    REAL,
+    CHECK (state != 'delivered' OR payload IS NULL)
+)""",
+    "CREATE INDEX IF NOT EXISTS items_due ON items (state, next_attempt_at)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
+)
+
+
+class OutboxError(Exception):
+    """The outbox cannot be opened or used; ``str()`` says what to do."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: the n-th wait is uniform in [0, min(maximum, base·2ⁿ⁻¹)).
+
+    Full jitter spreads the retries of many kiosks that lost the same server at the same moment.
+    """
+
+    base: float = 2.0
+    maximum: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.base <= self.maximum:
+            raise ValueError("backoff needs 0 < base <= maximum")
+
+    def cap(self, attempts: int) -> float:
+        return min(self.maximum, self.base * 2.0 ** (min(max(attempts, 1), 64) - 1))
+
+    def delay(self, attempts: int, rng: Callable[[], float]) -> float:
+        return rng() * self.cap(attempts)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the resident is given at once: the application is stored and queued."""
+
+    item_id: str
+    local_number: str
+    kind: str
+    created_at: float
+    state: str = QUEUED
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed item, decrypted for delivery. Lives only as long as the delivery attempt."""
+
+    item_id: str
+    local_number: str
+    kind: str
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    attempts: int
+    created_at: float
+
+    def __repr__(self) -> str:  # never print the payload
+        return f"OutboxItem({self.local_number}, {self.kind}, attempt {self.attempts})"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The server's acknowledgement: ``receipt_id`` (if any) and a non-personal note."""
+
+    receipt_id: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadItem:
+    item_id: str
+    local_number: str
+    kind: str
+    created_at: float
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    depth: int
+    oldest_age_seconds: float | None
+    dead: tuple[DeadItem, ...]
+    delivered: int
+    last_error: str | None
+    last_error_at: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FlushEvent:
+    """What happened to one item, for the UI (through ``post``) or a CLI report."""
+
+    item_id: str
+    local_number: str
+    kind: str
+    outcome: str  # "delivered" | "retry" | "dead"
+    error: str | None = None
+    receipt_id: str | None = None
+    detail: str | None = None  # a human sentence for retryable trouble (never payload or server text)
+
+
+@dataclass
+class DrainReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    blocked_by: str | None = None  # the error code that stopped the pass (server-level trouble)
+    blocked_detail: str | None = None
+
+
+Deliver = Callable[[OutboxItem], Delivered]
+Listener = Callable[[FlushEvent], None]
+
+
+class Outbox:
+    """Durable queue of personal payloads waiting for the central server. Safe across threads/processes."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        key: bytes,
+        *,
+        backoff: Backoff | None = None,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] | None = None,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        self.backoff = backoff or Backoff()
+        self.lease_seconds = lease_seconds
+        self.clock = clock  # wall clock: next_attempt_at must mean the same after a reboot
+        self._rng = rng or random.SystemRandom().random
+        self._cipher = PayloadCipher(key)
+        self._lock = threading.RLock()
+        self.wake = threading.Event()  # set by enqueue/flush_now; the flusher waits on it
+        self._conn = _connect(self.path, busy_timeout)
+        try:
+            self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        # executescript() would commit on its own, so the schema goes in statement by statement.
+        with self._write() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            row = db.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
+                db.execute("INSERT INTO meta VALUES ('key_check', ?)",
+                           (self._cipher.seal("meta", "key_check", _KEY_CHECK),))
+                return
+        try:
+            self._cipher.open("meta", "key_check", row[0])
+        except PayloadUnreadable as exc:
+            raise OutboxError(
+                f"{self.path}: this outbox was written with a different key; queued applications would be "
+                "unreadable — restore the original key (outbox.key_file / keyring) instead of a new one"
+            ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction. BEGIN IMMEDIATE takes the write lock up front, so two processes
+        never both read "due" and then both claim (no upgrade deadlock, no double lease)."""
+        with self._lock, self._translated():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translated():
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """SQLite failures (disk full, locked too long, I/O error) as one error type with the file named.
+
+        SQLite's messages never contain bound parameters, so no payload can leak through them.
+        """
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{self.path}: the outbox database failed ({exc}); check disk space and "
+                              "permissions") from exc
+
+    # --- the resident's side ------------------------------------------------------------------------------
+
+    def enqueue(self, kind: str, payload: Mapping[str, Any]) -> Receipt:
+        """Store ``payload`` encrypted and durably; return the receipt once it is on disk."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown outbox kind {kind!r}; known: {', '.join(KINDS)}")
+        if not isinstance(payload, Mapping):
+            raise TypeError("an outbox payload is a JSON object (a mapping)")
+        item_id = uuid.uuid4().hex
+        blob = self._cipher.seal_json(item_id, kind, dict(payload))  # TypeError if not JSON-able
+        now = self.clock()
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO items (id, kind, idempotency_key, payload, created_at, next_attempt_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (item_id, kind, secrets.token_hex(16), blob, now, now),
+            )
+            seq = cursor.lastrowid or 0
+        self.wake.set()
+        return Receipt(item_id=item_id, local_number=local_number(seq), kind=kind, created_at=now)
+
+    # --- the flusher's side -----------------------------------------------------------------------------
+
+    def due_ids(self) -> list[str]:
+        """Items that may be sent now, oldest first (not in backoff, not leased by anyone)."""
+        now = self.clock()
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT id FROM items WHERE state = 'queued' AND next_attempt_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY seq",
+                (now, now),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def claim(self, item_id: str) -> OutboxItem | None:
+        """Lease one due item for delivery (None if it is no longer due: someone else took it)."""
+        now = self.clock()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT seq, kind, idempotency_key, payload, attempts, created_at FROM items"
+                " WHERE id = ? AND state = 'queued' AND next_attempt_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?)",
+                (item_id, now, now),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE items SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
+                       (now + self.lease_seconds, item_id))
+        seq, kind, key, blob, attempts, created_at = row
+        try:
+            payload = self._cipher.open_json(item_id, kind, blob)
+        except PayloadUnreadable:
+            self.mark_dead(item_id, "payload_unreadable")
+            return None
+        return OutboxItem(item_id, local_number(seq), kind, key, payload, attempts + 1, created_at)
+
+    def mark_delivered(self, item_id: str, receipt_id: str | None, note: str | None = None) -> None:
+        """Acknowledged: wipe the payload, keep a non-personal delivery record."""
+        now = self.clock()
+        with self._write() as db:
+            db.execute(
+                "UPDATE items SET state = 'delivered', payload = NULL, receipt_id = ?, delivered_at = ?,"
+                " lease_until = NULL, last_error = ? WHERE id = ? AND state = 'queued'",
+                (receipt_id, now, note, item_id),
+            )
+
+    def mark_retry(self, item_id: str, error: str) -> float:
+        """Put the item back with backoff; returns the time of its next attempt."""
+        now = self.clock()
+        with self._write() as db:
+            row = db.execute("SELECT attempts FROM items WHERE id = ?", (item_id,)).fetchone()
+            attempts = row[0] if row else 1
+            when = now + self.backoff.delay(attempts, self._rng)
+            db.execute(
+                "UPDATE items SET next_attempt_at = ?, lease_until = NULL, last_error = ?"
+                " WHERE id = ? AND state = 'queued'",
+                (when, error, item_id),
+            )
+            self._note_error(db, error, now)
+        return when
+
+    def mark_dead(self, item_id: str, error: str) -> None:
+        """Permanent refusal: kept (encrypted) for staff, never retried automatically."""
+        now = self.clock()
+        with self._write() as db:
+            db.execute("UPDATE items SET state = 'dead', lease_until = NULL, last_error = ?"
+                       " WHERE id = ? AND state = 'queued'", (error, item_id))
+            self._note_error(db, error, now)
+
+    @staticmethod
+    def _note_error(db: sqlite3.Connection, error: str, now: float) -> None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('last_error', ?)", (error,))
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('last_error_at', ?)", (repr(now),))
+
+    def retry_delay(self, failures: int) -> float:
+        """A backoff draw for the n-th consecutive failure (used by the flusher's pause)."""
+        return self.backoff.delay(failures, self._rng)
+
+    def deliver(self, item: OutboxItem, deliver: Deliver) -> FlushEvent:
+        """Send one claimed item and record the outcome. The single place failures are sorted."""
+        def event(outcome: str, error: str | None = None, receipt: str | None = None,
+                  detail: str | None = None) -> FlushEvent:
+            # Local number, kind, outcome and code only: never payload or server text.
+            log.info("outbox item %s (%s, attempt %d): %s%s", item.local_number, item.kind, item.attempts,
+                     outcome, f" ({error})" if error else "")
+            return FlushEvent(item.item_id, item.local_number, item.kind, outcome, error, receipt, detail)
+
+        try:
+            result = deliver(item)
+        except Conflict as exc:
+            if exc.server_code in ALREADY_SUBMITTED:
+                self.mark_delivered(item.item_id, None, exc.server_code)
+                return event(DELIVERED, exc.server_code)
+            self.mark_dead(item.item_id, exc.code)
+            return event(DEAD, exc.code)
+        except Rejected as exc:
+            if exc.status in _KIOSK_LEVEL_4XX:
+                self.mark_retry(item.item_id, exc.code)
+                return event("retry", exc.code)
+            self.mark_dead(item.item_id, exc.code)
+            return event(DEAD, exc.code)
+        except CentralError as exc:
+            self.mark_retry(item.item_id, exc.code)
+            return event("retry", exc.code, detail=str(exc))
+        except (KeyError, TypeError, ValueError) as exc:
+            # The payload does not fit its kind (a bug upstream): retrying cannot help.
+            log.error("outbox item %s: malformed %s payload (%s)", item.local_number, item.kind,
+                      type(exc).__name__)
+            self.mark_dead(item.item_id, "malformed_payload")
+            return event(DEAD, "malformed_payload")
+        except Exception as exc:
+            # Unknown trouble: keep the item and back off. Only the type is logged (messages may hold data).
+            log.error("outbox item %s: unexpected %s while delivering", item.local_number, type(exc).__name__)
+            self.mark_retry(item.item_id, "internal_error")
+            return event("retry", "internal_error")
+        self.mark_delivered(item.item_id, result.receipt_id, result.note)
+        return event(DELIVERED, result.note, result.receipt_id)
+
+    def drain(
+        self, deliver: Deliver, *, stop: threading.Event | None = None, listener: Listener | None = None
+    ) -> DrainReport:
+        """One pass over the items due now, oldest first, each tried at most once.
+
+        The pass stops at the first retryable failure: when the server is down, one probe per backoff
+        interval is enough, instead of timing out once per queued application.
+        """
+        report = DrainReport()
+        for item_id in self.due_ids():
+            if stop is not None and stop.is_set():
+                break
+            item = self.claim(item_id)
+            if item is None:
+                continue
+            result = self.deliver(item, deliver)
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    listener(result)
+            if result.outcome == DELIVERED:
+                report.delivered += 1
+            elif result.outcome == DEAD:
+                report.dead += 1
+            else:
+                report.retried += 1
+                report.blocked_by = result.error
+                report.blocked_detail = result.detail
+                break
+        return report
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the earliest queued item may be tried (0 if now; None if nothing is queued)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM items WHERE state = 'queued'"
+            ).fetchone()
+        return None if row[0] is None else max(0.0, row[0] - self.clock())
+
+    # --- staff's side ---------------------------------------------------------------------------------
+
+    def status(self) -> OutboxStatus:
+        now = self.clock()
+        with self._read() as db:
+            depth, oldest = db.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM items WHERE state = 'queued'").fetchone()
+            delivered = db.execute("SELECT COUNT(*) FROM items WHERE state = 'delivered'").fetchone()[0]
+            dead_rows = db.execute(
+                "SELECT id, seq, kind, created_at, attempts, last_error FROM items WHERE state = 'dead'"
+                " ORDER BY seq").fetchall()
+            meta = dict(db.execute(
+                "SELECT name, value FROM meta WHERE name IN ('last_error', 'last_error_at')").fetchall())
+        dead = tuple(DeadItem(r[0], local_number(r[1]), r[2], r[3], r[4], r[5]) for r in dead_rows)
+        return OutboxStatus(
+            depth=depth,
+            oldest_age_seconds=None if oldest is None else max(0.0, now - oldest),
+            dead=dead,
+            delivered=delivered,
+            last_error=meta.get("last_error"),
+            last_error_at=float(meta["last_error_at"]) if "last_error_at" in meta else None,
+        )
+
+    def flush_now(self) -> int:
+        """Cut every backoff short (leases of items in flight are respected); returns how many items."""
+        now = self.clock()
+        with self._write() as db:
+            count = db.execute("UPDATE items SET next_attempt_at = ? WHERE state = 'queued'"
+                               " AND next_attempt_at > ?", (now, now)).rowcount
+        self.wake.set()
+        return count
+
+    def purge(self, older_than_seconds: float) -> tuple[int, int]:
+        """Delete dead items and delivery records older than this; returns (dead, delivered) counts."""
+        cutoff = self.clock() - older_than_seconds
+        with self._write() as db:
+            dead = db.execute("DELETE FROM items WHERE state = 'dead' AND created_at < ?", (cutoff,)).rowcount
+            done = db.execute("DELETE FROM items WHERE state = 'delivered' AND delivered_at < ?",
+                              (cutoff,)).rowcount
+        self.checkpoint()
+        return dead, done
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it (old page images leave the -wal file)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def open_outbox(config: Any) -> Outbox:
+    """The outbox a ``KioskConfig`` describes (key loaded or created per ``outbox.key_source``).
+
+    The lease outlives one whole attempt (connect + read timeout and a margin), so a second sender only
+    takes over an item whose first sender is really gone.
+    """
+    section = config.outbox
+    key = load_key(section.key_source, config.resolve(section.key_file))
+    lease = config.timeouts.http_connect_seconds + config.timeouts.http_read_seconds + 10.0
+    backoff = Backoff(section.backoff_base_seconds, section.backoff_max_seconds)
+    return Outbox(config.resolve(section.path), key, backoff=backoff, lease_seconds=lease)
+
+
+def flusher_from_config(config: Any, outbox: Outbox, *, listener: Listener | None = None) -> Flusher:
+    """The kiosk's network worker as ``kiosk run`` should start it: ``flusher_from_config(...).start()``,
+    and ``stop()`` + ``join()`` at shutdown. ``listener`` is called on the flusher thread: pass the UI's
+    ``post`` wrapper, never a function that touches widgets."""
+    from kiosk.services.central import CentralClient
+
+    client = CentralClient.from_config(config)
+    return Flusher(outbox, central_delivery(client), poll_seconds=config.outbox.poll_seconds, listener=listener,
+                   cleanup=client.close)
+
+
+def local_number(seq: int) -> str:
+    """The short number on the resident's slip (unique within this kiosk's outbox)."""
+    return f"{seq:06d}"
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Create the file 0600 ourselves: SQLite gives -wal/-shm the database file's permissions.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA journal_size_limit=16777216")
+    except sqlite3.Error as exc:
+        raise OutboxError(f"{path}: the outbox database cannot be opened ({exc})") from exc
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise OutboxError(f"{path}: the file system does not support SQLite's WAL mode (got {mode!r})")
+    return conn
+
+
+# --- delivery to the central server --------------------------------------------------------------------
+
+
+def central_delivery(client: Any) -> Deliver:
+    """The ``Deliver`` function for a ``CentralClient``: one kind, one contract call, the stored key."""
+
+    def deliver(item: OutboxItem) -> Delivered:
+        payload = item.payload
+        if item.kind == "application":
+            result = client.submit_application(payload, item.idempotency_key)
+            return Delivered(result.receipt_id, "duplicate" if result.duplicate else None)
+        if item.kind == "handover":
+            ack = client.record_handover(
+                payload["pickup_id"],
+                card_auth_cert_serial=payload["card_auth_cert_serial"],
+                handed_over_at=payload["handed_over_at"],
+                clerk_token=payload["clerk_token"],
+                idempotency_key=item.idempotency_key,
+            )
+            return Delivered(ack.receipt_id, "duplicate" if ack.duplicate else None)
+        raise ValueError(f"no delivery for kind {item.kind!r}")
+
+    return deliver
+
+
+# --- the background thread -----------------------------------------------------------------------------
+
+
+class Flusher:
+    """Delivers the outbox in the background: one network worker, never in the caller's thread.
+
+    While the server is in trouble it pauses with its own exponential backoff (consecutive failures,
+    full jitter) so that a long outage costs one probe per interval, not one per queued item.
+    ``wait`` is injectable so tests can drive time with a fake clock.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        deliver: Deliver,
+        *,
+        poll_seconds: float = 30.0,
+        listener: Listener | None = None,
+        wait: Callable[[float], None] | None = None,
+        cleanup: Callable[[], None] | None = None,
+        name: str = "outbox-flusher",
+    ) -> None:
+        self._outbox = outbox
+        self._deliver = deliver
+        self._poll = poll_seconds
+        self._listener = listener
+        self._wait = wait or self._wait_for_wake
+        self._stop = threading.Event()
+        self._failures = 0
+        self._cleanup = cleanup  # e.g. closing the HTTP session, on the flusher's own thread at its end
+        self._thread = threading.Thread(target=self._run, name=name, daemon=False)
+
+    def start(self) -> Flusher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the thread to end; an HTTP request in flight finishes (bounded by the read timeout)."""
+        self._stop.set()
+        self._outbox.wake.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True if it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def __enter__(self) -> Flusher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.join()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _wait_for_wake(self, seconds: float) -> None:
+        self._outbox.wake.wait(seconds)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._cleanup is not None:
+                self._cleanup()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._outbox.wake.clear()
+            pause = self._poll
+            try:
+                report = self._outbox.drain(self._deliver, stop=self._stop, listener=self._listener)
+                if report.blocked_by is not None:
+                    self._failures += 1
+                    pause = self._outbox.retry_delay(self._failures)
+                else:
+                    if report.delivered or report.dead:
+                        self._failures = 0
+                    due = self._outbox.next_due_in()
+                    if due is not None:
+                        pause = min(pause, due)
+                    if report.delivered or report.dead:
+                        continue  # new items may have come in meanwhile: look again at once
+            except Exception as exc:  # e.g. the disk is full; keep the thread alive and try later
+                self._failures += 1
+                pause = self._outbox.backoff.cap(self._failures)
+                log.error("outbox flusher: %s; next try in %.0f s", type(exc).__name__, pause)
+            if not self._stop.is_set():
+                self._wait(pause)

@@ -1,0 +1,120 @@
+"""The reference central server (``server/``) on loopback HTTPS, for the same outbox scenarios.
+
+Why next to the fake one: the fake injects faults a correct server never makes; this one proves the kiosk
+and the real contract agree (mTLS with a registered kiosk certificate, real JPEG checks, idempotency in
+its database). One fault is added from outside without touching the server's logic: an ASGI wrapper that
+can hold a response *after* the route has committed — the exact moment a ``kill -9`` of the kiosk hurts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+KIOSK_ID = "test-kiosk-01"
+
+
+def unavailable_reason() -> str | None:
+    """Why the reference server cannot be used here (None when it can)."""
+    try:
+        import server.app
+        import server.pki_demo
+        import server.serve  # noqa: F401
+    except ImportError as exc:
+        return f"the reference server is not importable yet ({exc})"
+    return None
+
+
+class HoldAfterCommit:
+    """ASGI wrapper: when armed, the n-th answer to POST /v1/applications waits until released."""
+
+    def __init__(self, app: Any, switch: HoldSwitch) -> None:
+        self.app = app
+        self.switch = switch
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("path") != "/v1/applications":
+            await self.app(scope, receive, send)
+            return
+
+        async def held_send(message: Any) -> None:
+            if message.get("type") == "http.response.start" and self.switch.should_hold():
+                while not self.switch.released.is_set():
+                    await asyncio.sleep(0.01)
+            await send(message)
+
+        await self.app(scope, receive, held_send)
+
+
+class HoldSwitch:
+    def __init__(self) -> None:
+        self.hold_at: int | None = None
+        self.answers = 0
+        self.released = threading.Event()
+        self.holding = threading.Event()
+        self._lock = threading.Lock()
+
+    def should_hold(self) -> bool:
+        with self._lock:
+            self.answers += 1
+            hold = self.hold_at is not None and self.answers == self.hold_at
+        if hold:
+            self.holding.set()
+        return hold
+
+
+class RealCentral:
+    """The reference server with a demo PKI from ``server.pki_demo`` and a SQLite database in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        from server.pki_demo import create_demo_pki
+        from server.serve import free_port
+        from server.settings import Settings
+
+        self.folder = folder
+        pki = create_demo_pki(folder / "pki", [KIOSK_ID])
+        kiosk = pki.kiosks[KIOSK_ID]
+        self.ca_cert, self.client_cert, self.client_key = pki.ca_cert, kiosk.cert, kiosk.key
+        self.database = folder / "server.sqlite3"
+        self.settings = Settings(
+            database_url=f"sqlite:///{self.database}",
+            secret_file=folder / "server.secret",
+            tls_certfile=pki.server_cert,
+            tls_keyfile=pki.server_key,
+            kiosk_ca_file=pki.ca_cert,
+            kiosks={KIOSK_ID: kiosk.fingerprint},
+        )
+        self.port = free_port()
+        self.switch = HoldSwitch()
+        self._server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> RealCentral:
+        from server.serve import BackgroundServer
+
+        server = BackgroundServer(self.settings, port=self.port)
+        server.app.add_middleware(HoldAfterCommit, switch=self.switch)
+        self._server = server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self.switch.released.set()
+            self._server.stop()
+            self._server = None
+
+    def client_options(self) -> dict[str, Any]:
+        return {"ca_bundle": self.ca_cert, "client_cert": self.client_cert, "client_key": self.client_key}
+
+    def count(self, table: str) -> int:
+        if table not in ("applications", "idempotency_records"):
+            raise ValueError(table)
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names

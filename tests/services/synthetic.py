@@ -1,0 +1,67 @@
+"""Synthetic residents' applications with markers that a byte search can find (nothing real here)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import os
+import random
+from typing import Any
+
+NAME = "試験山田花子"  # synthetic
+NAME_KANA = "シケンヤマダハナコ"
+EMAIL = "hanako.shiken@example.invalid"
+PHONE = "090-0000-4321"
+PHOTO_MARKER = b"SYNTHETIC-PHOTO-MARKER"
+
+
+def application_id(n: int) -> str:
+    """23 digits, recognisable in a byte dump: 9876 + the item number zero-padded."""
+    return f"9876{n:019d}"
+
+
+def photo(size: int = 2048) -> bytes:
+    """A JPEG-shaped blob: SOI, the marker, random filler (incompressible, like a real photo), EOI."""
+    body = PHOTO_MARKER + os.urandom(max(0, size - len(PHOTO_MARKER) - 4))
+    return b"\xff\xd8" + body + b"\xff\xd9"
+
+
+@functools.lru_cache(maxsize=8)
+def jpeg_photo(quality: int = 77) -> bytes:
+    """A real RGB JPEG, 480 x 480 of noise (the reference server checks format, size and dimensions);
+    quality 77 gives about 150 KB, like a counter photo. The marker rides in a JPEG comment segment."""
+    from PIL import Image
+
+    image = Image.frombytes("RGB", (480, 480), random.Random(quality).randbytes(480 * 480 * 3))  # noqa: S311 - noise
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, comment=PHOTO_MARKER)
+    return out.getvalue()
+
+
+def application(n: int, *, photo_size: int = 2048, jpeg_quality: int | None = None) -> dict[str, Any]:
+    """One application; ``jpeg_quality`` switches to a real JPEG (needed by the reference server)."""
+    data = jpeg_photo(jpeg_quality) if jpeg_quality is not None else photo(photo_size)
+    return {
+        "application_id": application_id(n),
+        "photo_jpeg_base64": base64.b64encode(data).decode("ascii"),
+        "contact": {"name": f"{NAME} {NAME_KANA}", "email": EMAIL, "phone": PHONE},
+        "submitted_at": "2026-11-26T10:00:00+09:00",
+    }
+
+
+def personal_needles(app: dict[str, Any]) -> dict[str, bytes]:
+    """Every form in which the application's personal data could leak into a file, as bytes."""
+    needles = {
+        "name": NAME.encode("utf-8"),
+        "name_kana": NAME_KANA.encode("utf-8"),
+        "name_json_escaped": json.dumps(NAME)[1:-1].encode("ascii"),
+        "email": EMAIL.encode(),
+        "phone": PHONE.encode(),
+        "application_id": app["application_id"].encode(),
+        "photo_marker": PHOTO_MARKER,
+        "photo_base64": app["photo_jpeg_base64"][8:64].encode(),
+    }
+    needles["name_utf16"] = NAME.encode("utf-16-le")
+    return needles

@@ -1,0 +1,298 @@
+"""Outbox bookkeeping with a fake clock and plain delivery functions (no network here: see the scenario
+tests for the real HTTPS ones). Backoff timing is checked exactly, without sleeping."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from kiosk.services.errors import Conflict, Rejected, ServerError, ServerUnreachable, TlsError
+from kiosk.services.outbox import Backoff, Delivered, Flusher, Outbox, OutboxError, OutboxItem
+from tests.services import synthetic
+from tests.services.conftest import TEST_KEY
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_enqueue_is_on_disk_before_it_returns(make_outbox, tmp_path: Path) -> None:
+    outbox = make_outbox()
+    receipt = outbox.enqueue("application", synthetic.application(1))
+    assert receipt.state == "queued" and receipt.local_number == "000001"
+    # Another connection (as another process would) sees the committed row at once.
+    other = sqlite3.connect(tmp_path / "outbox.sqlite3")
+    row = other.execute("SELECT kind, state, attempts, length(idempotency_key) FROM items").fetchone()
+    other.close()
+    assert row == ("application", "queued", 0, 32)
+
+
+def test_the_database_is_durable_and_private(make_outbox, tmp_path: Path) -> None:
+    outbox = make_outbox()
+    outbox.enqueue("application", synthetic.application(1))
+    pragma = outbox._conn.execute
+    assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert pragma("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert pragma("PRAGMA secure_delete").fetchone()[0] == 1
+    for suffix in ("", "-wal", "-shm"):
+        assert (tmp_path / f"outbox.sqlite3{suffix}").stat().st_mode & 0o077 == 0
+
+
+def test_unknown_kind_and_non_json_payloads_fail_at_once(make_outbox) -> None:
+    outbox = make_outbox()
+    with pytest.raises(ValueError):
+        outbox.enqueue("photo", {})
+    with pytest.raises(TypeError):
+        outbox.enqueue("application", {"photo": b"bytes"})
+    assert outbox.status().depth == 0
+
+
+def test_each_item_has_its_own_idempotency_key_kept_across_attempts(make_outbox) -> None:
+    clock = FakeClock()
+    outbox = make_outbox(clock=clock, rng=lambda: 0.0)
+    ids = [outbox.enqueue("application", synthetic.application(n)).item_id for n in range(3)]
+    keys = set()
+    for item_id in ids:
+        first = outbox.claim(item_id)
+        outbox.mark_retry(item_id, "unreachable")
+        second = outbox.claim(item_id)
+        assert first and second and first.idempotency_key == second.idempotency_key
+        assert (first.attempts, second.attempts) == (1, 2)
+        keys.add(first.idempotency_key)
+    assert len(keys) == 3
+
+
+def test_backoff_is_exponential_full_jitter_and_capped(make_outbox) -> None:
+    clock = FakeClock()
+    draws = iter([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0])
+    outbox = make_outbox(clock=clock, backoff=Backoff(2.0, 20.0), rng=lambda: next(draws))
+    item_id = outbox.enqueue("application", synthetic.application(1)).item_id
+    waits = []
+    for _ in range(8):
+        assert outbox.claim(item_id) is not None
+        when = outbox.mark_retry(item_id, "timeout_read")
+        waits.append(when - clock.now)
+        clock.now = when - 0.001
+        assert outbox.claim(item_id) is None  # not before its time
+        clock.now = when
+    assert waits == [2.0, 4.0, 8.0, 16.0, 20.0, 20.0, 10.0, 0.0]
+    assert Backoff(2.0, 20.0).cap(1000) == 20.0
+
+
+def test_a_lease_hides_an_item_in_flight_and_expires_after_a_crash(make_outbox) -> None:
+    clock = FakeClock()
+    outbox = make_outbox(clock=clock, lease_seconds=30.0)
+    item_id = outbox.enqueue("application", synthetic.application(1)).item_id
+    first = outbox.claim(item_id)
+    assert first is not None
+    assert outbox.due_ids() == [] and outbox.claim(item_id) is None
+    assert outbox.flush_now() == 0 and outbox.due_ids() == []  # flush_now respects leases
+    clock.now += 30.0  # the sender died without a word
+    again = outbox.claim(item_id)
+    assert again is not None and again.idempotency_key == first.idempotency_key and again.attempts == 2
+
+
+def test_two_outboxes_on_one_file_never_claim_the_same_item(make_outbox) -> None:
+    a, b = make_outbox(), make_outbox()
+    for n in range(40):
+        a.enqueue("application", synthetic.application(n, photo_size=64))
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def worker(outbox: Outbox) -> None:
+        for item_id in outbox.due_ids():
+            item = outbox.claim(item_id)
+            if item is not None:
+                with lock:
+                    claimed.append(item.item_id)
+
+    threads = [threading.Thread(target=worker, args=(o,)) for o in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == len(set(claimed)) == 40
+
+
+def test_concurrent_enqueues_from_threads(make_outbox) -> None:
+    outbox = make_outbox()
+    numbers: list[str] = []
+
+    def worker(base: int) -> None:
+        for n in range(25):
+            numbers.append(outbox.enqueue("application", synthetic.application(base + n, photo_size=64)).local_number)
+
+    threads = [threading.Thread(target=worker, args=(k * 100,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(numbers)) == 100 and outbox.status().depth == 100
+
+
+def deliver_with(outcome):
+    def deliver(item: OutboxItem) -> Delivered:
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return deliver
+
+
+@pytest.mark.parametrize(
+    ("outcome", "state", "error"),
+    [
+        (Delivered("R1"), "delivered", None),
+        (Delivered("R1", "duplicate"), "delivered", "duplicate"),
+        (Conflict(409, "already_submitted", "already"), "delivered", "already_submitted"),
+        (Conflict(409, "idempotency_key_reused", "other body"), "dead", "idempotency_key_reused"),
+        (Rejected(422, "validation_error", "photo"), "dead", "validation_error"),
+        (Rejected(404, "unknown_pickup", "no such pickup"), "dead", "unknown_pickup"),
+        (Rejected(401, "unknown_kiosk", "certificate not registered"), "queued", "unknown_kiosk"),
+        (Rejected(403, "forbidden", "no"), "queued", "forbidden"),
+        (ServerError(503, "down"), "queued", "http_503"),
+        (ServerUnreachable("down"), "queued", "unreachable"),
+        (TlsError("bad cert"), "queued", "tls"),
+        (KeyError("pickup_id"), "dead", "malformed_payload"),
+        (RuntimeError("bug"), "queued", "internal_error"),
+    ],
+)
+def test_outcomes_are_sorted_in_one_place(make_outbox, outcome, state, error) -> None:
+    outbox = make_outbox()
+    item_id = outbox.enqueue("application", synthetic.application(1)).item_id
+    item = outbox.claim(item_id)
+    assert item is not None
+    event = outbox.deliver(item, deliver_with(outcome))
+    row = outbox._conn.execute("SELECT state, last_error, payload IS NULL FROM items").fetchone()
+    assert row[:2] == (state, error)
+    assert bool(row[2]) == (state == "delivered")  # the payload is wiped exactly when delivered
+    assert event.outcome == {"queued": "retry"}.get(state, state)
+
+
+def test_status_shows_depth_age_dead_items_and_last_error(make_outbox) -> None:
+    clock = FakeClock()
+    outbox = make_outbox(clock=clock)
+    outbox.enqueue("application", synthetic.application(1))
+    clock.now += 60
+    dead = outbox.enqueue("application", synthetic.application(2))
+    outbox.enqueue("handover", {"pickup_id": "P1"})
+    clock.now += 40
+    outbox.deliver(outbox.claim(dead.item_id), deliver_with(Rejected(422, "invalid_photo", "bad")))
+    status = outbox.status()
+    assert status.depth == 2 and status.oldest_age_seconds == 100.0
+    assert [(d.local_number, d.kind, d.last_error, d.attempts) for d in status.dead] == [
+        ("000002", "application", "invalid_photo", 1)]
+    assert status.last_error == "invalid_photo" and status.last_error_at == clock.now
+    assert status.as_dict()["dead"][0]["local_number"] == "000002"
+
+
+def test_dead_items_are_never_retried_automatically(make_outbox) -> None:
+    outbox = make_outbox()
+    item_id = outbox.enqueue("application", synthetic.application(1)).item_id
+    outbox.deliver(outbox.claim(item_id), deliver_with(Rejected(422, "invalid_photo", "bad")))
+    assert outbox.flush_now() == 0 and outbox.due_ids() == [] and outbox.claim(item_id) is None
+
+
+def test_purge_removes_old_dead_items_and_delivery_records_only(make_outbox) -> None:
+    clock = FakeClock()
+    outbox = make_outbox(clock=clock)
+    old_dead = outbox.enqueue("application", synthetic.application(1)).item_id
+    old_done = outbox.enqueue("application", synthetic.application(2)).item_id
+    outbox.deliver(outbox.claim(old_dead), deliver_with(Rejected(422, "x", "x")))
+    outbox.deliver(outbox.claim(old_done), deliver_with(Delivered("R2")))
+    clock.now += 10 * 86400
+    outbox.enqueue("application", synthetic.application(3))  # queued: never purged
+    new_dead = outbox.enqueue("application", synthetic.application(4)).item_id
+    outbox.deliver(outbox.claim(new_dead), deliver_with(Rejected(422, "x", "x")))
+    assert outbox.purge(7 * 86400) == (1, 1)
+    status = outbox.status()
+    assert status.depth == 1 and [d.item_id for d in status.dead] == [new_dead] and status.delivered == 0
+
+
+def test_a_different_key_is_refused_instead_of_orphaning_items(make_outbox, tmp_path: Path) -> None:
+    make_outbox().enqueue("application", synthetic.application(1))
+    with pytest.raises(OutboxError, match="different key"):
+        Outbox(tmp_path / "outbox.sqlite3", bytes(32))
+    assert Outbox(tmp_path / "outbox.sqlite3", TEST_KEY).status().depth == 1
+
+
+def test_a_payload_that_no_longer_opens_goes_dead_not_out(make_outbox) -> None:
+    outbox = make_outbox()
+    a = outbox.enqueue("application", synthetic.application(1)).item_id
+    b = outbox.enqueue("application", synthetic.application(2)).item_id
+    # Swap the two ciphertexts (an attacker or a bad restore): neither may be delivered as the other.
+    outbox._conn.execute("UPDATE items SET payload = (SELECT payload FROM items WHERE id = ?) WHERE id = ?", (b, a))
+    assert outbox.claim(a) is None
+    assert [d.last_error for d in outbox.status().dead] == ["payload_unreadable"]
+
+
+def test_flusher_backs_off_exponentially_while_the_server_is_down(make_outbox) -> None:
+    """Driven by a fake clock: the flusher's waits are recorded instead of slept."""
+    clock = FakeClock()
+    outbox = make_outbox(clock=clock, backoff=Backoff(1.0, 8.0), rng=lambda: 1.0)
+    for n in range(3):
+        outbox.enqueue("application", synthetic.application(n, photo_size=64))
+    attempts: list[str] = []
+    waits: list[float] = []
+    up = threading.Event()
+
+    def deliver(item: OutboxItem) -> Delivered:
+        attempts.append(item.local_number)
+        if not up.is_set():
+            raise ServerUnreachable("down")
+        return Delivered(f"R-{item.local_number}")
+
+    flusher = Flusher(outbox, deliver, poll_seconds=1000.0)
+
+    def fake_wait(seconds: float) -> None:
+        waits.append(seconds)
+        clock.now += seconds
+        if len(waits) == 6:
+            up.set()
+        if len(waits) >= 7:
+            flusher.stop()
+
+    flusher._wait = fake_wait
+    flusher.start()
+    assert flusher.join(10)
+    assert waits[:6] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]  # one probe per wait, not one per queued item
+    assert len(attempts) == 6 + 3  # six failed probes, then the three items
+    assert outbox.status().depth == 0
+
+
+def test_flusher_stop_is_prompt_and_leaves_no_thread(make_outbox) -> None:
+    outbox = make_outbox()
+    flusher = Flusher(outbox, deliver_with(Delivered("R")), poll_seconds=3600).start()
+    outbox.enqueue("application", synthetic.application(1))
+    flusher.stop()
+    assert flusher.join(5) and not flusher.alive
+
+
+def test_an_item_never_shows_its_payload_in_a_repr(make_outbox) -> None:
+    outbox = make_outbox()
+    application = synthetic.application(3)
+    item = outbox.claim(outbox.enqueue("application", application).item_id)
+    text = repr(item) + str(item)
+    assert "000001" in text
+    for needle in synthetic.personal_needles(application).values():
+        assert needle.decode("utf-8", "ignore") not in text
+
+
+def test_a_full_disk_is_a_clear_error_and_the_outbox_recovers(make_outbox) -> None:
+    outbox = make_outbox()
+    outbox.enqueue("application", synthetic.application(1, photo_size=64))
+    pages = outbox._conn.execute("PRAGMA page_count").fetchone()[0]
+    outbox._conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
+    with pytest.raises(OutboxError, match="database or disk is full"):
+        outbox.enqueue("application", synthetic.application(2, photo_size=200_000))
+    assert outbox.status().depth == 1  # nothing half-written, no transaction left open
+    outbox._conn.execute("PRAGMA max_page_count = 1073741823")
+    assert outbox.enqueue("application", synthetic.application(3)).local_number in ("000002", "000003")
+    assert outbox.status().depth == 2
