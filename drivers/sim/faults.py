@@ -11,14 +11,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class CardPulled(Exception):
     """Raised by a card's ``process`` to say the card left the reader before answering."""
 
 
+@runtime_checkable
 class Icc(Protocol):
+    """What a card must offer to be served (in process or to vpcd): the ``VirtualIcc`` shape."""
+
     @property
     def atr(self) -> bytes: ...
 
@@ -28,7 +31,9 @@ class Icc(Protocol):
 
     def reset(self) -> None: ...
 
-    def process(self, command: bytes) -> bytes: ...
+    def process(self, command: bytes) -> bytes:
+        """Answer one command APDU with response data + SW1 SW2. May raise ``CardPulled``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

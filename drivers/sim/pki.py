@@ -31,6 +31,14 @@ from cryptography.x509.oid import (
     ObjectIdentifier,
 )
 
+from drivers.mynumber.certificates import (
+    OID_ADDRESS,
+    OID_ADDRESS_ALTERNATIVE,
+    OID_BIRTH_DATE,
+    OID_NAME,
+    OID_NAME_ALTERNATIVE,
+    OID_SEX,
+)
 from drivers.sim import layouts
 from drivers.sim.rsakeys import deterministic_rsa_key
 from drivers.tlv import encode
@@ -55,13 +63,6 @@ AUTH_POLICY = ObjectIdentifier("1.2.392.200149.8.5.1.3.30")  # as in the real au
 # auth policy's numbering pattern and may differ on real cards.
 SIGN_POLICY = ObjectIdentifier("1.2.392.200149.8.5.1.1.10")
 
-# subjectAltName otherName OIDs of the sign certificate (MYNA-GO ``GetAttributes``).
-OID_NAME = ObjectIdentifier("1.2.392.200149.8.5.5.1")
-OID_NAME_ALTERNATIVE = ObjectIdentifier("1.2.392.200149.8.5.5.2")
-OID_SEX = ObjectIdentifier("1.2.392.200149.8.5.5.3")
-OID_BIRTH_DATE = ObjectIdentifier("1.2.392.200149.8.5.5.4")
-OID_ADDRESS = ObjectIdentifier("1.2.392.200149.8.5.5.5")
-OID_ADDRESS_ALTERNATIVE = ObjectIdentifier("1.2.392.200149.8.5.5.6")
 
 # Validity of the test CAs, shaped like the real 2015 and 2023 generations (end = 23:59:59 JST). g2 runs
 # 20 years instead of the real 10 so demo cards built years from now still chain to a valid CA.

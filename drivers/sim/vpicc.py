@@ -31,7 +31,6 @@ import socket
 import threading
 import time
 import traceback
-from typing import Protocol, runtime_checkable
 
 from drivers.sim import faults as _faults
 
@@ -49,22 +48,8 @@ CTRL_RESET = 0x02
 CTRL_ATR = 0x04
 
 
-@runtime_checkable
-class VirtualIcc(Protocol):
-    """What a card must offer to be served. Called only from the server's serving thread."""
-
-    @property
-    def atr(self) -> bytes: ...
-
-    def power_on(self) -> None: ...
-
-    def power_off(self) -> None: ...
-
-    def reset(self) -> None: ...
-
-    def process(self, command: bytes) -> bytes:
-        """Answer one command APDU with response data + SW1 SW2. May raise ``CardPulled``."""
-        ...
+# The card shape is defined once, beside the fault wrapper that shares it.
+VirtualIcc = _faults.Icc
 
 
 # One exception class for "the card left mid-command", shared with the fault-injection wrapper
