@@ -77,6 +77,21 @@ class OutboxSection:
     poll_seconds: float = 30.0
 
 
+_DEFAULT_REQUIRED_CHECKS = ("auth_chain", "auth_validity", "auth_key_usage", "possession", "revocation")
+
+
+@dataclass(frozen=True)
+class VerificationSection:
+    # Folder holding the J-LIS CA certificates (both generations) and card-info CV root keys that cards must
+    # chain to. Empty: only with the simulator, which then trusts its generated test PKI.
+    trust_store: str = ""
+    # Checks that must pass for a card to count as verified (names: drivers/mynumber/verifier.py ALL_CHECKS).
+    # A check that could not run (revocation with the server offline) is "not checked", never "passed".
+    required_checks: tuple[str, ...] = _DEFAULT_REQUIRED_CHECKS
+    # Renewal advice starts this many months before the certificate expires (J-LIS: 3).
+    renewal_months: int = 3
+
+
 @dataclass(frozen=True)
 class KioskConfig:
     kiosk: KioskSection = field(default_factory=KioskSection)
@@ -85,6 +100,7 @@ class KioskConfig:
     timeouts: TimeoutSection = field(default_factory=TimeoutSection)
     server: ServerSection = field(default_factory=ServerSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
+    verification: VerificationSection = field(default_factory=VerificationSection)
     source: Path | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -130,7 +146,25 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> KioskConfig
     if outbox is not None and outbox.backoff_max_seconds < outbox.backoff_base_seconds:
         raise ConfigError(f"{where}: outbox.backoff_max_seconds ({outbox.backoff_max_seconds}) must be at least "
                           f"outbox.backoff_base_seconds ({outbox.backoff_base_seconds})")
+    verification = sections.get("verification")
+    if verification is not None:
+        _check_verification(where, verification)
     return KioskConfig(**sections, source=source)
+
+
+def _check_verification(where: str, section: VerificationSection) -> None:
+    from drivers.mynumber.verifier import ALL_CHECKS  # lazy: only configs that set the section pay for it
+
+    for name in section.required_checks:
+        if name not in ALL_CHECKS:
+            close = difflib.get_close_matches(name, ALL_CHECKS, n=1)
+            hint = f" — did you mean '{close[0]}'?" if close else f"; valid: {', '.join(ALL_CHECKS)}"
+            raise ConfigError(f"{where}: unknown check '{name}' in verification.required_checks{hint}")
+    if len(set(section.required_checks)) != len(section.required_checks):
+        raise ConfigError(f"{where}: verification.required_checks lists a check twice")
+    if not 0 <= section.renewal_months <= 12:
+        raise ConfigError(f"{where}: verification.renewal_months must be between 0 and 12, got "
+                          f"{section.renewal_months}")
 
 
 def _section(where: str, name: str, cls: type, values: dict[str, Any]) -> Any:
