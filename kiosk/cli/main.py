@@ -32,12 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cmd.register(commands)
     card_cmd.register(commands)
     outbox_cmd.register(commands)
+    # listed for --help; main() hands `kiosk server …` to server.cli before this parser sees it
+    commands.add_parser("server", help="the reference central server (serve, demo-pki, add-kiosk, …)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["server"]:  # the server has its own parser; hand it everything after the word
+        from server.cli import main as server_main
+
+        return int(server_main(arguments[1:]) or 0)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -1,0 +1,120 @@
+"""The app factory. ``create_app(settings)`` has no side effects; the lifespan does the work at start:
+load (or create) the server secret, open the database, migrate it to head, register the kiosks listed in
+settings and load the kiosk CA — in that order, so a misconfigured server refuses to start rather than
+answering wrongly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import make_engine, make_session_factory, upgrade_to_head
+from server.deps import Clock, ServerContext
+from server.errors import install_error_handlers
+from server.keys import ServerKeys, load_or_create_secret
+from server.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from server.models import Kiosk
+from server.routes import all_routers
+from server.settings import Settings
+from server.tls import load_ca_file
+
+API_VERSION = "1.0.0"
+TITLE = "My Number kiosk — reference central server"
+DESCRIPTION = """\
+The contract the kiosk speaks. Every `/v1` call comes over HTTPS with a registered kiosk client certificate
+(mTLS); clerk calls add `Authorization: Bearer <token>` from `POST /v1/clerk/sessions`. Errors are
+`{"error": code, "message": text}`; times are ISO 8601 UTC. Writes that kiosks retry take an
+`Idempotency-Key` header (16–64 characters `[A-Za-z0-9-]`).
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def register_kiosk(session: Session, *, kiosk_id: str, fingerprint: str, now: datetime) -> Kiosk:
+    """Insert or update one kiosk's certificate fingerprint (used by settings, the CLI and tests)."""
+    kiosk = session.get(Kiosk, kiosk_id)
+    if kiosk is None:
+        other = session.scalar(select(Kiosk).where(Kiosk.cert_sha256 == fingerprint))
+        if other is not None:
+            raise ValueError(f"this certificate is already registered for kiosk {other.kiosk_id}")
+        kiosk = Kiosk(kiosk_id=kiosk_id, cert_sha256=fingerprint, enabled=True, registered_at=now)
+        session.add(kiosk)
+    else:
+        kiosk.cert_sha256 = fingerprint
+        kiosk.enabled = True
+    return kiosk
+
+
+def build_context(settings: Settings, clock: Clock) -> ServerContext:
+    keys = ServerKeys.from_secret(load_or_create_secret(settings.secret_file))
+    engine = make_engine(settings.database_url)
+    upgrade_to_head(engine)
+    sessions = make_session_factory(engine)
+    if settings.kiosks:
+        with sessions() as session, session.begin():
+            for kiosk_id, fingerprint in settings.kiosks.items():
+                register_kiosk(session, kiosk_id=kiosk_id, fingerprint=fingerprint, now=clock())
+    cas = tuple(load_ca_file(settings.kiosk_ca_file)) if settings.kiosk_ca_file is not None else ()
+    return ServerContext(settings=settings, engine=engine, sessions=sessions, keys=keys, clock=clock, kiosk_cas=cas)
+
+
+def _openapi_with_mtls(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the OpenAPI 3.1 ``mutualTLS`` scheme required on every ``/v1`` operation."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["kioskCertificate"] = {
+        "type": "mutualTLS",
+        "description": "A client certificate issued by the kiosk CA whose SHA-256 fingerprint is registered.",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/v1/"):
+            continue
+        for operation in operations.values():
+            requirements = operation.get("security") or [{}]
+            operation["security"] = [{"kioskCertificate": [], **req} for req in requirements]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the ASGI app. Nothing touches disk or database until the lifespan starts."""
+    now = clock or utc_now
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = build_context(settings, now)
+        app.state.context = context
+        try:
+            yield
+        finally:
+            app.state.context = None
+            context.engine.dispose()
+
+    app = FastAPI(
+        title=TITLE,
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.context = None
+    install_error_handlers(app)
+    for router in all_routers():
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+    app.openapi = lambda: _openapi_with_mtls(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,342 @@
+"""``kiosk server …``: run the reference server and administer it.
+
+``main(argv)`` is what the kiosk CLI calls for ``kiosk server …`` (and ``python -m server.cli``). Importing
+this module does nothing. Secrets never come from the command line: passwords by prompt or from an
+environment variable *named* on the command line; basic-4 data from a file.
+
+Commands::
+
+    serve          run HTTPS (mTLS) until Ctrl-C
+    demo-pki DIR   make a TEST/DEMO CA, server and kiosk certificates
+    add-kiosk ID --cert PEM            register a kiosk's client certificate fingerprint
+    add-clerk NAME [--role operator]   create a clerk (password prompted or --password-env VAR)
+    add-pickup …   seed a pickup (operator task; the API has POST /v1/pickups too)
+    import-crl FILE --ca CA.pem        verify and store a CRL
+    export-openapi [--check]           write (or compare) server/openapi.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
+
+
+class CliError(Exception):
+    """A failure to report in one line (exit status 1)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from server.settings import Settings
+
+    settings = Settings.from_toml(args.config) if args.config else Settings()
+    changes: dict[str, Any] = {}
+    for option, name in (("db", "database_url"), ("host", "host")):
+        value = getattr(args, option, None)
+        if value is not None:
+            changes[name] = value
+    for option, name in (
+        ("secret_file", "secret_file"),
+        ("tls_cert", "tls_certfile"),
+        ("tls_key", "tls_keyfile"),
+        ("kiosk_ca", "kiosk_ca_file"),
+    ):
+        value = getattr(args, option, None)
+        if value is not None:
+            changes[name] = Path(value)
+    if getattr(args, "port", None) is not None:
+        changes["port"] = args.port
+    if getattr(args, "client_cert", None) is not None:
+        changes["client_cert_mode"] = args.client_cert
+    return settings.replace(**changes) if changes else settings
+
+
+def _context(args: argparse.Namespace) -> Any:
+    """Open the configured database (migrated to head) with the server's keys."""
+    from server.app import build_context
+
+    return build_context(_settings(args), _now)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        print("\n".join(lines))
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.serve import configure_logging, serve
+
+    settings = _settings(args)
+    if not settings.tls_enabled or settings.tls_keyfile is None or settings.kiosk_ca_file is None:
+        raise CliError("HTTPS only: give --tls-cert, --tls-key and --kiosk-ca (or [tls] in --config)")
+    configure_logging()
+    serve(settings)
+    return 0
+
+
+def cmd_demo_pki(args: argparse.Namespace) -> int:
+    from server.pki_demo import create_demo_pki
+
+    pki = create_demo_pki(args.directory, args.kiosk or ["kiosk-01"])
+    data = {
+        "ca_cert": str(pki.ca_cert),
+        "server_cert": str(pki.server_cert),
+        "server_key": str(pki.server_key),
+        "kiosks": {k: {"cert": str(c.cert), "key": str(c.key), "sha256": c.fingerprint} for k, c in pki.kiosks.items()},
+    }
+    lines = [
+        "DEMO/TEST PKI — never use these certificates in production.",
+        f"  CA:      {pki.ca_cert}",
+        f"  server:  {pki.server_cert}  (key {pki.server_key})",
+        *(f"  kiosk {k}: {c.cert}  sha256 {c.fingerprint}" for k, c in pki.kiosks.items()),
+        "Next: kiosk server add-kiosk ID --cert CERT; kiosk server serve --tls-cert … --tls-key … --kiosk-ca CA",
+    ]
+    _emit(args, data, lines)
+    return 0
+
+
+def cmd_add_kiosk(args: argparse.Namespace) -> int:
+    from server.app import register_kiosk
+    from server.settings import check_kiosk_id
+    from server.tls import fingerprint_of_pem_file
+
+    try:
+        check_kiosk_id(args.kiosk_id)
+        digest = fingerprint_of_pem_file(Path(args.cert))
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    context = _context(args)
+    try:
+        with context.sessions() as session, session.begin():
+            register_kiosk(session, kiosk_id=args.kiosk_id, fingerprint=digest, now=_now())
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        context.engine.dispose()
+    _emit(args, {"kiosk_id": args.kiosk_id, "sha256": digest}, [f"kiosk {args.kiosk_id} registered: {digest}"])
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise CliError(f"environment variable {args.password_env} is empty or not set")
+        return value
+    if not sys.stdin.isatty():
+        raise CliError("no terminal to prompt on; use --password-env VAR")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise CliError("the passwords differ")
+    return first
+
+
+def cmd_add_clerk(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from server import security
+
+    password = _read_password(args)
+    try:
+        security.check_password_policy(password)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    context = _context(args)
+    try:
+        with context.sessions() as session:
+            security.add_clerk(session, username=args.username, password=password, role=args.role, now=_now())
+            session.commit()
+    except IntegrityError as exc:
+        raise CliError(f"clerk {args.username!r} exists already") from exc
+    finally:
+        context.engine.dispose()
+    _emit(args, {"username": args.username, "role": args.role}, [f"{args.role} {args.username} created"])
+    return 0
+
+
+def cmd_add_pickup(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from server.errors import ApiError
+    from server.identifiers import encode_photo
+    from server.pickup_admin import create_pickup
+    from server.schemas import PickupCreate
+
+    try:
+        basic4 = json.loads(Path(args.basic4_file).read_text(encoding="utf-8"))
+        photo = encode_photo(Path(args.photo).read_bytes()) if args.photo else None
+        application_id = os.environ.get(args.application_id_env, "") if args.application_id_env else args.application_id
+        body = PickupCreate(
+            application_id=application_id,
+            notice_number=args.notice_number,
+            card={"auth_cert_serial": args.card_serial, "issuer_key_id": args.issuer_key_id},
+            basic4=basic4,
+            photo_jpeg_base64=photo,
+        )
+    except ValidationError as exc:
+        raise CliError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    context = _context(args)
+    try:
+        out = create_pickup(context, body)
+    except ApiError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        context.engine.dispose()
+    data = out.model_dump(mode="json", exclude={"photo_jpeg_base64"})
+    _emit(args, data, [f"pickup {out.pickup_id} created for notice {out.notice_number}"])
+    return 0
+
+
+def cmd_import_crl(args: argparse.Namespace) -> int:
+    from server.revocation import CrlRejected, import_crl
+
+    try:
+        crl_data = Path(args.file).read_bytes()
+        ca_data = Path(args.ca).read_bytes()
+    except OSError as exc:
+        raise CliError(str(exc)) from exc
+    context = _context(args)
+    try:
+        with context.sessions() as session, session.begin():
+            result = import_crl(session, crl_data, ca_data, now=_now())
+    except CrlRejected as exc:
+        raise CliError(f"CRL refused: {exc}") from exc
+    finally:
+        context.engine.dispose()
+    data = {
+        "issuer_key_id": result.issuer_key_id,
+        "issuer_dn": result.issuer_dn,
+        "crl_number": result.crl_number,
+        "this_update": result.this_update.isoformat(),
+        "next_update": result.next_update.isoformat(),
+        "revoked": result.revoked_count,
+    }
+    lines = [
+        f"CRL imported for {result.issuer_dn} (key id {result.issuer_key_id})",
+        f"  {result.revoked_count} revoked; valid {result.this_update.isoformat()} → {result.next_update.isoformat()}",
+    ]
+    _emit(args, data, lines)
+    return 0
+
+
+def openapi_text() -> str:
+    from server.app import create_app
+    from server.settings import Settings
+
+    schema = create_app(Settings()).openapi()
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def cmd_export_openapi(args: argparse.Namespace) -> int:
+    target = Path(args.output)
+    text = openapi_text()
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            print(f"{target} is out of date; run: python -m server.cli export-openapi", file=sys.stderr)
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------------
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="server TOML file (see server/server.example.toml)")
+    parser.add_argument("--db", help="database URL, e.g. sqlite:///kiosk-server.db or postgresql://…")
+    parser.add_argument("--secret-file", help="0600 file with the server secret (created when missing)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk server", description="The reference central server.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTPS server (mTLS)")
+    _database_options(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--tls-cert", help="server certificate (PEM)")
+    serve.add_argument("--tls-key", help="server key (PEM)")
+    serve.add_argument("--kiosk-ca", help="CA certificate(s) that sign kiosk client certificates (PEM)")
+    serve.add_argument("--client-cert", choices=("required", "optional"))
+    serve.set_defaults(handler=cmd_serve)
+
+    demo = commands.add_parser("demo-pki", help="create a TEST/DEMO CA, server and kiosk certificates")
+    demo.add_argument("directory")
+    demo.add_argument("--kiosk", action="append", help="kiosk id (repeatable; default kiosk-01)")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(handler=cmd_demo_pki)
+
+    kiosk = commands.add_parser("add-kiosk", help="register a kiosk's client certificate")
+    kiosk.add_argument("kiosk_id")
+    kiosk.add_argument("--cert", required=True, help="the kiosk's client certificate (PEM)")
+    _database_options(kiosk)
+    kiosk.set_defaults(handler=cmd_add_kiosk)
+
+    clerk = commands.add_parser("add-clerk", help="create a clerk account")
+    clerk.add_argument("username")
+    clerk.add_argument("--role", choices=("clerk", "operator"), default="clerk")
+    clerk.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    _database_options(clerk)
+    clerk.set_defaults(handler=cmd_add_clerk)
+
+    pickup = commands.add_parser("add-pickup", help="seed a pickup for the counter")
+    source = pickup.add_mutually_exclusive_group(required=True)
+    source.add_argument("--application-id", help="23 digits (synthetic data only on a command line)")
+    source.add_argument("--application-id-env", metavar="VAR", help="read the application id from this variable")
+    pickup.add_argument("--notice-number", required=True)
+    pickup.add_argument("--card-serial", required=True, help="auth certificate serial (hex)")
+    pickup.add_argument("--issuer-key-id", required=True, help="auth CA key id (hex)")
+    pickup.add_argument("--basic4-file", required=True, help='JSON {"name","address","birth_date","sex"}')
+    pickup.add_argument("--photo", help="JPEG for the clerk's face check")
+    _database_options(pickup)
+    pickup.set_defaults(handler=cmd_add_pickup)
+
+    crl = commands.add_parser("import-crl", help="verify a CRL against its CA and store it")
+    crl.add_argument("file", help="CRL (DER or PEM)")
+    crl.add_argument("--ca", required=True, help="the issuing CA certificate (PEM or DER)")
+    _database_options(crl)
+    crl.set_defaults(handler=cmd_import_crl)
+
+    openapi = commands.add_parser("export-openapi", help="write the OpenAPI document kept in the repository")
+    openapi.add_argument("--output", default=str(OPENAPI_FILE))
+    openapi.add_argument("--check", action="store_true", help="exit 1 when the file differs from the code")
+    openapi.set_defaults(handler=cmd_export_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"kiosk server {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

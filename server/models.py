@@ -1,0 +1,185 @@
+"""SQLAlchemy 2 tables. Personal data is only ever stored sealed (AES-GCM, see keys.py) or as keyed hashes.
+
+Columns ending in ``_sealed`` hold encrypted blobs; ``*_key`` columns hold HMACs used to find a record by an
+identifier (an application id) without storing it in clear; ``*_last4`` keep what a receipt may show.
+The migration in ``migrations/versions`` must describe exactly these tables (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out — on SQLite too, which stores them naive."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Kiosk(Base):
+    """A registered kiosk, identified by the SHA-256 fingerprint of its client certificate."""
+
+    __tablename__ = "kiosks"
+
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cert_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[str | None] = mapped_column(String(64))
+    reader_state: Mapped[str | None] = mapped_column(String(32))
+    outbox_depth: Mapped[int | None] = mapped_column(Integer)
+    outbox_oldest_age_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class Clerk(Base):
+    """A counter clerk (role ``clerk``) or an operator who may also seed pickups (role ``operator``)."""
+
+    __tablename__ = "clerks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClerkSession(Base):
+    """A bearer token, stored as its SHA-256 only (the token itself is shown once, to the client)."""
+
+    __tablename__ = "clerk_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id", ondelete="CASCADE"), index=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Application(Base):
+    """A card application (交付申請) sent by a kiosk: photo and contact sealed, the id as a keyed hash."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    receipt_id: Mapped[str] = mapped_column(String(32), unique=True)
+    application_key: Mapped[str] = mapped_column(String(64), unique=True)
+    application_id_last4: Mapped[str] = mapped_column(String(4))
+    application_id_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    photo_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyRecord(Base):
+    """The first answer to (kiosk, scope, key), replayed for retries with the same request body hash."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("kiosk_id", "scope", "key", name="uq_idempotency_records_kiosk_scope_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Pickup(Base):
+    """A card waiting at the counter (交付), with what the clerk must check before handing it over."""
+
+    __tablename__ = "pickups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pickup_id: Mapped[str] = mapped_column(String(32), unique=True)
+    application_key: Mapped[str] = mapped_column(String(64), index=True)
+    application_id_last4: Mapped[str] = mapped_column(String(4))
+    notice_number: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    card_auth_cert_serial: Mapped[str] = mapped_column(String(40))
+    card_issuer_key_id: Mapped[str] = mapped_column(String(128))
+    basic4_match_key: Mapped[str] = mapped_column(String(64))
+    photo_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    application_row_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handed_over_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
+    handed_over_kiosk_id: Mapped[str | None] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+
+
+class RevocationList(Base):
+    """The newest imported CRL per issuing CA key (the server is the city's JPKI verifier)."""
+
+    __tablename__ = "crls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_key_id: Mapped[str] = mapped_column(String(128), unique=True)
+    issuer_dn: Mapped[str] = mapped_column(String(1024))
+    crl_number: Mapped[str | None] = mapped_column(String(42))  # hex; up to 20 octets by RFC 5280
+    this_update: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_update: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_count: Mapped[int] = mapped_column(Integer)
+
+
+class RevokedCertificate(Base):
+    __tablename__ = "revoked_certificates"
+    __table_args__ = (UniqueConstraint("crl_id", "serial", name="uq_revoked_certificates_crl_serial"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crl_id: Mapped[int] = mapped_column(ForeignKey("crls.id", ondelete="CASCADE"))
+    serial: Mapped[str] = mapped_column(String(42))  # lower-case hex without leading zeros
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,18 @@
+"""One router per resource; ``all_routers`` is what the app factory mounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from server.routes import applications, certificate_status, clerk_sessions, health, kiosks, pickups
+
+
+def all_routers() -> list[APIRouter]:
+    return [
+        health.router,
+        applications.router,
+        pickups.router,
+        certificate_status.router,
+        kiosks.router,
+        clerk_sessions.router,
+    ]

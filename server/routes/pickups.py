@@ -1,0 +1,219 @@
+"""``/v1/pickups``: cards waiting at the counter; clerks look them up and record the handover.
+
+The handover is refused unless the card on the counter is the card recorded for this pickup (its
+authentication certificate serial), and it happens once: a retry with the same Idempotency-Key replays the
+first answer, any other attempt gets 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server import idempotency, matching, pickup_admin
+from server.deps import ClerkDep, ContextDep, IdempotencyKey, KioskDep, OperatorDep
+from server.errors import ApiError
+from server.identifiers import application_lookup_key
+from server.models import Application, Pickup
+from server.revocation import normalise_serial
+from server.schemas import (
+    NOTICE_NUMBER_PATTERN,
+    ApplicationId,
+    Basic4Check,
+    Basic4CheckResult,
+    ErrorBody,
+    HandoverRequest,
+    HandoverResult,
+    PickupCreate,
+    PickupOut,
+)
+
+router = APIRouter(prefix="/v1/pickups", tags=["pickups"])
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "token_required, token_invalid or token_expired."},
+    403: {"model": ErrorBody, "description": "Kiosk not accepted, or operator role required."},
+    404: {"model": ErrorBody, "description": "pickup_not_found."},
+    422: {"model": ErrorBody, "description": "Invalid request."},
+}
+PickupId = Annotated[str, Path(pattern=r"^P-[0-9A-F]{16}$")]
+
+
+def _find(session: Session, pickup_id: str, *, for_update: bool = False) -> Pickup:
+    query = select(Pickup).where(Pickup.pickup_id == pickup_id)
+    pickup = session.scalar(query.with_for_update() if for_update else query)
+    if pickup is None:
+        raise ApiError(404, "pickup_not_found", "No pickup with this id.")
+    return pickup
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PickupOut,
+    responses={**_AUTH_ERRORS, 409: {"model": ErrorBody, "description": "notice_number_exists."}},
+    summary="Create a pickup (operator; seeds the counter workflow)",
+)
+def create_pickup(body: PickupCreate, _principal: OperatorDep, context: ContextDep) -> PickupOut:
+    return pickup_admin.create_pickup(context, body)
+
+
+@router.get(
+    "",
+    response_model=PickupOut,
+    responses=_AUTH_ERRORS,
+    summary="Find a pickup by notice number or application id (clerk)",
+)
+def find_pickup(
+    _principal: ClerkDep,
+    context: ContextDep,
+    notice_number: Annotated[str | None, Query(pattern=NOTICE_NUMBER_PATTERN)] = None,
+    application_id: Annotated[ApplicationId | None, Query()] = None,
+) -> PickupOut:
+    if (notice_number is None) == (application_id is None):
+        raise ApiError(422, "query_invalid", "Give exactly one of notice_number or application_id.")
+    query = select(Pickup)
+    if notice_number is not None:
+        query = query.where(Pickup.notice_number == notice_number)
+    elif application_id is not None:
+        lookup = application_lookup_key(context.keys, application_id)
+        query = query.where(Pickup.application_key == lookup).order_by(Pickup.created_at.desc(), Pickup.id.desc())
+    with context.sessions() as session:
+        pickup = session.scalars(query.limit(1)).first()
+        if pickup is None:
+            raise ApiError(404, "pickup_not_found", "No pickup matches.")
+        result = pickup_admin.pickup_out(pickup, photo=pickup_admin.photo_of(session, context, pickup))
+        session.close()
+    return result
+
+
+@router.post(
+    "/{pickup_id}/handover",
+    response_model=HandoverResult,
+    responses={
+        **_AUTH_ERRORS,
+        409: {
+            "model": ErrorBody,
+            "description": "card_mismatch, already_handed_over, pickup_cancelled or idempotency_key_reused.",
+        },
+    },
+    summary="Record that the card was handed over (clerk)",
+)
+def hand_over(
+    pickup_id: PickupId,
+    body: HandoverRequest,
+    idempotency_key: IdempotencyKey,
+    principal: ClerkDep,
+    kiosk: KioskDep,
+    context: ContextDep,
+) -> Any:
+    scope = f"handover:{pickup_id}"
+    body_hash = idempotency.request_hash(body)
+    now = context.clock()
+    with context.sessions() as session:
+        for attempt in range(2):
+            try:
+                # Lock the pickup first, then look for an earlier answer: a concurrent retry with the same
+                # key that got the lock first has committed its record by the time we hold the lock.
+                pickup = _find(session, pickup_id, for_update=True)
+                replay = idempotency.find(
+                    session, kiosk_id=kiosk.kiosk_id, scope=scope, key=idempotency_key, body_hash=body_hash
+                )
+                if replay is not None:
+                    return JSONResponse({**replay.body, "duplicate": True}, status_code=200)
+                _check_handover(pickup, body)
+                pickup.status = "handed_over"
+                pickup.handed_over_at = body.handed_over_at
+                pickup.handed_over_by = principal.clerk_id
+                pickup.handed_over_kiosk_id = kiosk.kiosk_id
+                pickup.updated_at = now
+                if pickup.application_row_id is not None:
+                    application = session.get(Application, pickup.application_row_id)
+                    if application is not None:
+                        application.status = "handed_over"
+                        application.updated_at = now
+                result = HandoverResult(
+                    pickup_id=pickup.pickup_id,
+                    status="handed_over",
+                    handed_over_at=body.handed_over_at,
+                    clerk=principal.username,
+                    kiosk_id=kiosk.kiosk_id,
+                    duplicate=False,
+                ).model_dump(mode="json")
+                idempotency.remember(
+                    session,
+                    kiosk_id=kiosk.kiosk_id,
+                    scope=scope,
+                    key=idempotency_key,
+                    body_hash=body_hash,
+                    status_code=200,
+                    body=result,
+                    now=now,
+                )
+                session.commit()
+                return JSONResponse(result, status_code=200)
+            except IntegrityError:
+                session.rollback()  # a concurrent retry with the same key won; replay its answer
+                if attempt:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _check_handover(pickup: Pickup, body: HandoverRequest) -> None:
+    if pickup.status == "cancelled":
+        raise ApiError(409, "pickup_cancelled", "This pickup was cancelled.")
+    if pickup.status == "handed_over":
+        handed = pickup.handed_over_at.isoformat().replace("+00:00", "Z") if pickup.handed_over_at else None
+        raise ApiError(
+            409, "already_handed_over", "This card was already handed over.", extra={"handed_over_at": handed}
+        )
+    if normalise_serial(body.card_auth_cert_serial) != pickup.card_auth_cert_serial:
+        raise ApiError(
+            409,
+            "card_mismatch",
+            "The card on the counter is not the card issued for this pickup (authentication certificate "
+            "serial differs). Do not hand it over.",
+        )
+
+
+@router.post(
+    "/{pickup_id}/basic4-check",
+    response_model=Basic4CheckResult,
+    responses=_AUTH_ERRORS,
+    summary="Compare the card's basic 4 information with the pickup's (clerk); nothing is stored",
+)
+def basic4_check(
+    pickup_id: PickupId, body: Basic4Check, _principal: ClerkDep, context: ContextDep
+) -> Basic4CheckResult:
+    with context.sessions() as session:
+        pickup = _find(session, pickup_id)
+        expected = pickup.basic4_match_key
+        session.close()
+    try:
+        same = matching.matches(context.keys.matching, pickup_admin.basic4(body.basic4), expected)
+    except ValueError as exc:
+        raise ApiError(422, "basic4_invalid", str(exc)) from exc
+    return Basic4CheckResult(match=same, normalisation=matching.NORMALISATION_VERSION)
+
+
+@router.post(
+    "/{pickup_id}/cancel",
+    response_model=PickupOut,
+    responses={**_AUTH_ERRORS, 409: {"model": ErrorBody, "description": "already_handed_over."}},
+    summary="Cancel a pickup (operator)",
+)
+def cancel_pickup(pickup_id: PickupId, _principal: OperatorDep, context: ContextDep) -> PickupOut:
+    now = context.clock()
+    with context.sessions() as session:
+        pickup = _find(session, pickup_id, for_update=True)
+        if pickup.status == "handed_over":
+            raise ApiError(409, "already_handed_over", "A handed-over card cannot be cancelled.")
+        pickup.status = "cancelled"
+        pickup.updated_at = now
+        session.commit()
+        return pickup_admin.pickup_out(pickup, photo=None)

@@ -1,0 +1,146 @@
+"""``kiosk server …`` (server.cli.main): demo PKI, registering kiosks and clerks, seeding pickups."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from sqlalchemy import select
+
+from server.app import build_context
+from server.cli import main
+from server.deps import ServerContext
+from server.models import Clerk, Kiosk, Pickup
+from server.security import verify_password
+from server.settings import Settings
+from tests.conftest import REPO
+from tests.server.helpers import application_id, basic4, noise_jpeg
+
+pytestmark = pytest.mark.server
+
+
+def _db(tmp_path: Path) -> list[str]:
+    return ["--db", f"sqlite:///{tmp_path / 'cli.db'}", "--secret-file", str(tmp_path / "secret")]
+
+
+def _context(tmp_path: Path) -> ServerContext:
+    return build_context(
+        Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}", secret_file=tmp_path / "secret"),
+        lambda: datetime.now(UTC),
+    )
+
+
+def test_importing_the_cli_has_no_side_effects(tmp_path: Path) -> None:
+    code = "import server.cli, server.app, server.serve; print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_pki(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-pki", str(tmp_path / "pki"), "--kiosk", "k1", "--kiosk", "k2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["kiosks"]) == {"k1", "k2"}
+    for path in (tmp_path / "pki").rglob("*"):
+        if path.suffix == ".key":
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        if path.suffix == ".pem":
+            subject = x509.load_pem_x509_certificate(path.read_bytes()).subject.rfc4514_string()
+            assert "DEMO" in subject and "TEST" in subject, subject
+    server = x509.load_pem_x509_certificate((tmp_path / "pki" / "server.pem").read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+    # A second run extends the PKI and keeps the CA (kiosk certificates stay valid).
+    ca_before = (tmp_path / "pki" / "ca.pem").read_bytes()
+    assert main(["demo-pki", str(tmp_path / "pki"), "--kiosk", "k3"]) == 0
+    assert (tmp_path / "pki" / "ca.pem").read_bytes() == ca_before
+
+
+def test_add_kiosk_and_clerk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["demo-pki", str(tmp_path / "pki"), "--kiosk", "k1"]) == 0
+    assert main(["add-kiosk", "k1", "--cert", str(tmp_path / "pki" / "kiosks" / "k1.pem"), *_db(tmp_path)]) == 0
+    monkeypatch.setenv("CLERK_PW", "a long enough password")
+    assert main(["add-clerk", "sato", "--role", "operator", "--password-env", "CLERK_PW", *_db(tmp_path)]) == 0
+    assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
+    context = _context(tmp_path)
+    with context.sessions() as session:
+        kiosk = session.get(Kiosk, "k1")
+        clerk = session.scalar(select(Clerk).where(Clerk.username == "sato"))
+    context.engine.dispose()
+    assert kiosk is not None and len(kiosk.cert_sha256) == 64
+    assert clerk is not None and clerk.role == "operator"
+    assert verify_password("a long enough password", clerk.password_hash)
+
+
+def test_add_clerk_refuses_without_a_password_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115 - not a terminal
+    assert main(["add-clerk", "sato", *_db(tmp_path)]) == 1
+    assert "--password-env" in capsys.readouterr().err
+    monkeypatch.setenv("SHORT_PW", "short")
+    assert main(["add-clerk", "sato", "--password-env", "SHORT_PW", *_db(tmp_path)]) == 1
+    assert "at least" in capsys.readouterr().err
+    assert main(["add-clerk", "sato", "--password-env", "UNSET_VARIABLE_XYZ", *_db(tmp_path)]) == 1
+
+
+def test_add_pickup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    basic4_file = tmp_path / "basic4.json"
+    basic4_file.write_text(json.dumps(basic4()), encoding="utf-8")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(noise_jpeg(600, 800))
+    monkeypatch.setenv("APP_ID", application_id())
+    args = [
+        "add-pickup",
+        "--application-id-env",
+        "APP_ID",
+        "--notice-number",
+        "N-CLI-1",
+        "--card-serial",
+        "0A0B",
+        "--issuer-key-id",
+        "0a" * 20,
+        "--basic4-file",
+        str(basic4_file),
+        "--photo",
+        str(photo),
+        "--json",
+    ]
+    assert main([*args, *_db(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["notice_number"] == "N-CLI-1"
+    assert "photo_jpeg_base64" not in out
+    context = _context(tmp_path)
+    with context.sessions() as session:
+        pickup = session.scalar(select(Pickup).where(Pickup.notice_number == "N-CLI-1"))
+    context.engine.dispose()
+    assert pickup is not None and pickup.card_auth_cert_serial == "a0b"
+    assert main([*args, *_db(tmp_path)]) == 1  # the notice number exists now
+    assert "notice number" in capsys.readouterr().err
+
+
+def test_serve_refuses_plain_http(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve"]) == 1
+    assert "HTTPS only" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([])
+    assert exited.value.code == 2
