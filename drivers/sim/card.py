@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from drivers.apdu import CommandApdu, ResponseApdu
 from drivers.errors import ProtocolError
@@ -105,11 +106,10 @@ class _Application:
     pins: dict[int, PinState] = field(default_factory=dict)
 
 
-class StateListener:
+class StateListener(Protocol):
     """Told when a PIN counter or value changes (the persistence layer implements it)."""
 
-    def pin_changed(self, card: SimulatedCard, app: str, pin: PinState) -> None:
-        raise NotImplementedError
+    def pin_changed(self, card: SimulatedCard, app: str, pin: PinState) -> None: ...
 
 
 class SimulatedCard:

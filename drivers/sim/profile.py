@@ -342,7 +342,7 @@ def _parse_resident(section: _Section) -> Resident:
     sex = section.value("sex", int, "1 (male), 2 (female) or 9 (not applicable), as a number")
     if sex not in (1, 2, 9):
         section.fail("sex", "expected 1 (male), 2 (female) or 9 (not applicable)")
-    my_number = section.digits("my_number", 12, 'the 12-digit My Number in quotes, e.g. "000000000000"')
+    my_number = section.digits("my_number", 12, 'the 12-digit My Number in quotes (a string, with a valid check digit)')
     if my_number_check_digit(my_number[:11]) != int(my_number[11]):
         section.fail(
             "my_number", "the last digit is not the check digit of the first 11 (use a synthetic number)"
