@@ -37,6 +37,13 @@ class CardSection:
 
 
 @dataclass(frozen=True)
+class StaffSection:
+    # PBKDF2 hash of the staff exit PIN (``python -m kiosk.ui.staff`` prints it). Empty: in ``kiosk run``
+    # there is no exit from the full-screen kiosk but stopping the service.
+    exit_pin_hash: str = ""
+
+
+@dataclass(frozen=True)
 class SimulatorSection:
     enabled: bool = False
     profile: str = "cards/adult.toml"
@@ -97,6 +104,7 @@ class KioskConfig:
     kiosk: KioskSection = field(default_factory=KioskSection)
     card: CardSection = field(default_factory=CardSection)
     simulator: SimulatorSection = field(default_factory=SimulatorSection)
+    staff: StaffSection = field(default_factory=StaffSection)
     timeouts: TimeoutSection = field(default_factory=TimeoutSection)
     server: ServerSection = field(default_factory=ServerSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)

@@ -1,13 +1,16 @@
-"""``kiosk demo``: the embedded default — a simulated card in pcscd, checked by the doctor.
+"""``kiosk demo``: the embedded default — the kiosk UI with a tray of simulated cards and the local
+reference server; ``--once`` serves a simulated card to pcscd and runs the doctor; ``--tour DIR`` renders
+every screen in every language offscreen.
 
-This is what the README's first command runs; as the kiosk grows (UI, local server) they join here, so the
-same command keeps showing the whole product on a fresh machine.
+This is what the README's first command runs, so on a machine without a display it says so, runs the
+headless checks instead and tells how to see the screens.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -28,12 +31,54 @@ CARD_VISIBLE_TIMEOUT = 5.0
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="the embedded default: simulated card + checks")
     parser.add_argument("--config", help="configuration file (default: config/demo.toml)")
-    parser.add_argument("--once", action="store_true", help="run the checks and exit (no waiting for Ctrl-C)")
-    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--once", action="store_true",
+                        help="no UI: serve the simulated card to pcscd, run the checks and exit")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON (with --once)")
+    parser.add_argument("--tour", metavar="DIR", help="render every screen in every language into DIR (offscreen)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.tour:
+        from kiosk.ui.tour import render_tour
+
+        written = render_tour(args.tour)
+        print(f"{len(written)} screenshots written to {args.tour}")
+        return 0
+    if args.once:
+        return run_checks_once(args)
+    from kiosk.ui.runtime import display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        print("Running the headless checks instead (kiosk demo --once).", file=sys.stderr, flush=True)
+        args.once = True
+        return run_checks_once(args)
+    return run_ui(args)
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    """The kiosk window with the simulated tray, talking to the local reference server."""
+    import dataclasses
+
+    from kiosk.local_central import start_local_central
+    from kiosk.ui.runtime import run_app
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        error(str(exc))
+        return 2
+    var_dir = config.resolve("../var") if config.source else Path(tempfile.gettempdir()) / "mynumber-kiosk"
+    central = start_local_central(config, var_dir)
+    try:
+        return run_app(dataclasses.replace(config, server=central.section), demo=True)
+    finally:
+        central.stop()
+
+
+def run_checks_once(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, sim_cmd
+from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CARD = 0, 1, 2, 3
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = StrictParser(prog="kiosk", description="My Number card counter kiosk")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run_cmd.register(commands)
     doctor_cmd.register(commands)
     demo_cmd.register(commands)
     sim_cmd.register(commands)

@@ -1,0 +1,27 @@
+"""``kiosk run``: the kiosk as a city deploys it — real readers, the configured central server."""
+
+from __future__ import annotations
+
+import argparse
+
+from kiosk.cli.output import error
+from kiosk.config import REPO_ROOT, ConfigError, load_config
+
+PRODUCTION_CONFIG = REPO_ROOT / "config" / "kiosk.toml"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("run", help="the kiosk on real readers (configuration: config/kiosk.toml)")
+    parser.add_argument("--config", default=str(PRODUCTION_CONFIG), help="configuration file")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        error(str(exc))
+        return 2
+    from kiosk.ui.runtime import run_app
+
+    return run_app(config, demo=False)

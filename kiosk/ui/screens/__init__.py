@@ -1,0 +1,28 @@
+"""One screen class per ``kiosk.core.view.Screen`` value, imported the first time it is shown.
+
+Lazy loading keeps the cold start to the attract screen short: only its kv file is parsed before the
+first frame; the PIN pad, result and error screens are built when a session first needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from kiosk.core.view import Screen
+
+SCREEN_CLASSES: dict[Screen, tuple[str, str]] = {
+    Screen.ATTRACT: ("attract", "AttractScreen"),
+    Screen.INSERT_CARD: ("insert_card", "InsertCardScreen"),
+    Screen.READING: ("reading", "ReadingScreen"),
+    Screen.PIN_ENTRY: ("pin_entry", "PinEntryScreen"),
+    Screen.VERIFYING: ("verifying", "VerifyingScreen"),
+    Screen.RESULT: ("result", "ResultScreen"),
+    Screen.GO_TO_COUNTER: ("go_to_counter", "GoToCounterScreen"),
+    Screen.ERROR: ("error", "ErrorScreen"),
+}
+
+
+def screen_class(screen: Screen) -> type:
+    module_name, class_name = SCREEN_CLASSES[screen]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, class_name)

@@ -1,0 +1,77 @@
+"""Turning keys and flow values into the words on screen — the one place the UI formats anything.
+
+Flow messages carry codes, not words: ``{pin}`` is ``"auth"``, a detail's sex is ``"sex.female"``, dates
+are ISO. Translating those codes here (not in each kv rule, not in the flow) keeps every screen and the
+spoken guidance saying the same thing. Kivy-free so the i18n tests can exercise it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from kiosk.core.messages import DETAIL_BIRTH_DATE, DETAIL_SEX
+from kiosk.core.view import ResultView
+from kiosk.i18n import Translate, translator
+from kiosk.ui.keys import GENERIC_PIN_KEY, PIN_NAME_KEYS
+
+
+class UiTranslator:
+    """``t(key, **args)`` like ``kiosk.i18n.translator``, plus: a ``pin`` code becomes the PIN's name."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._translate: Translate = translator(language)
+
+    def __call__(self, key: str, **args: object) -> str:
+        pin = args.get("pin")
+        args["pin"] = self._translate(PIN_NAME_KEYS.get(str(pin), GENERIC_PIN_KEY) if pin else GENERIC_PIN_KEY)
+        return self._translate(key, **args)
+
+
+def format_date(t: UiTranslator, iso: str | None) -> str:
+    """``date.full`` in the language's own order; text that is not an ISO date is shown as it is."""
+    if not iso:
+        return ""
+    try:
+        when = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return t("date.full", year=when.year, month=when.month, day=when.day)
+
+
+def message(t: UiTranslator, key: str | None, args: dict | None = None) -> str:
+    return t(key, **dict(args or {})) if key else ""
+
+
+def result_args(t: UiTranslator, result: ResultView | None) -> dict[str, object]:
+    """Arguments any result-screen message may use: the expiry date and the days left."""
+    if result is None:
+        return {}
+    args: dict[str, object] = {"date": format_date(t, result.certificate_expiry)}
+    if result.days_to_expiry is not None:
+        args["days"] = result.days_to_expiry
+    return args
+
+
+def expiry_line(t: UiTranslator, result: ResultView | None) -> str:
+    if result is None or not result.certificate_expiry:
+        return ""
+    line = t("result.expiry", date=format_date(t, result.certificate_expiry))
+    if result.days_to_expiry is not None and result.days_to_expiry >= 0:
+        line += "  " + t("result.days_left", days=result.days_to_expiry)
+    return line
+
+
+def as_label(text: str) -> str:
+    """A PIN name is a noun phrase inside sentences ("… your {pin} is locked"); standing alone as a list
+    label it starts with a capital (no effect on scripts without case)."""
+    return text[:1].upper() + text[1:]
+
+
+def detail_value(t: UiTranslator, label_key: str, value: str) -> str:
+    """Personal data for the details panel; only the sex code and the birth date need translating."""
+    if label_key == DETAIL_SEX:
+        return t(value)
+    if label_key == DETAIL_BIRTH_DATE:
+        return format_date(t, value)
+    return value
