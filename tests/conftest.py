@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,35 @@ def require(condition: bool, reason: str) -> None:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+# The real PC/SC stack, shared by every tier that needs it (tests/pcsc, tests/ui): one pcscd per session,
+# so one holder of the machine-wide lock in tests/support/pcscd.py.
+@pytest.fixture(scope="session")
+def pcscd_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """pcscd with the vpcd readers, for the whole session; stopped at the end only if we started it."""
+    from tests.support.pcscd import PcscdSession, stack_problem
+
+    problem = stack_problem()
+    require(problem is None, problem or "")
+    session = PcscdSession(log_dir=Path(tmp_path_factory.mktemp("pcscd")))
+    session.start()
+    try:
+        yield session
+    finally:
+        session.finish()
+
+
+@pytest.fixture(scope="session")
+def vpcd_readers(pcscd_session: object) -> list[str]:
+    """vpcd reader names by reader index (index i listens on ``vpcd_port(i)``)."""
+    from drivers.pcsc import list_readers
+    from kiosk.services import pcscd
+
+    names = sorted(n for n in list_readers() if n.startswith(pcscd.VPCD_READER_PREFIX))
+    require(len(names) >= 2, f"expected two vpcd readers, pcscd lists {names}")
+    return names
+
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -11,7 +11,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,6 @@ from drivers.errors import TransportError
 from drivers.pcsc import reader_states, service_available
 from drivers.sim.vpicc import CardPulled, VpiccServer
 from kiosk.services import pcscd
-from tests.conftest import require
-from tests.support.pcscd import PcscdSession, stack_problem
 
 JPKI_AID = bytes.fromhex("D392F000260100000001")
 JPKI_ATR = bytes.fromhex("3BE000FF8131FE4514")  # T=1; OpenSC names a card with this ATR "jpki"
@@ -128,29 +125,6 @@ def no_thread_left_behind() -> Iterator[None]:
             return
         time.sleep(0.02)
     pytest.fail(f"threads left running: {leftovers}")
-
-
-@pytest.fixture(scope="session")
-def pcscd_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscdSession]:
-    """pcscd with the vpcd readers, for the whole session; stopped at the end only if we started it."""
-    problem = stack_problem()
-    require(problem is None, problem or "")
-    session = PcscdSession(log_dir=Path(tmp_path_factory.mktemp("pcscd")))
-    session.start()
-    try:
-        yield session
-    finally:
-        session.finish()
-
-
-@pytest.fixture(scope="session")
-def vpcd_readers(pcscd_session: PcscdSession) -> list[str]:
-    """vpcd reader names by reader index (index i listens on ``vpcd_port(i)``)."""
-    from drivers.pcsc import list_readers
-
-    names = sorted(n for n in list_readers() if n.startswith(pcscd.VPCD_READER_PREFIX))
-    require(len(names) >= 2, f"expected two vpcd readers, pcscd lists {names}")
-    return names
 
 
 ServedCard = Callable[..., contextlib.AbstractContextManager[VpiccServer]]

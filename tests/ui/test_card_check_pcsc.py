@@ -17,14 +17,13 @@ from kiosk.services import pcscd
 from kiosk.ui.frames import FrameScript, settle
 from kiosk.ui.runtime import build_runtime
 from tests.conftest import REPO
-from tests.pcsc.conftest import pcscd_session, vpcd_readers  # noqa: F401 - fixtures
 from tests.ui.card_check_script import ADULT_PIN, WAIT_FRAMES, GoodRevocation, on
 from tests.ui.helpers import tap
 
 pytestmark = [pytest.mark.ui, pytest.mark.pcsc]
 
 
-def test_card_check_by_touch_through_pcscd(vpcd_readers) -> None:  # noqa: F811
+def test_card_check_by_touch_through_pcscd(vpcd_readers) -> None:
     runtime = build_runtime(load_config(), demo=False, speaker=None, staff_hash="", revocation=GoodRevocation())
     card = SimulatedCard(load_card_image(REPO / "config" / "cards" / "adult.toml"))
     server = VpiccServer(card, port=pcscd.vpcd_port(0))
