@@ -44,7 +44,7 @@ from drivers.mynumber.trust import TrustStore
 from drivers.mynumber.verifier import CardVerifier, RevocationChecker, VerifierConfig
 from drivers.pcsc import watcher as watch
 from drivers.sim.factory import open_simulated_card
-from drivers.sim.faults import CardPulled, FaultPlan, Icc
+from drivers.sim.faults import FaultPlan, FaultyCard, Icc
 from drivers.sim.profile import BUNDLED_PROFILES
 from drivers.sim.transport import SimTransport
 from drivers.transport import Transport
@@ -480,32 +480,6 @@ class _LazyCard:
         return self._card().process(command)
 
 
-class _TrayCard:
-    """An ``Icc`` that can be pulled out: after ``pull()`` every APDU fails like a card leaving the field."""
-
-    def __init__(self, card: Icc) -> None:
-        self.card = card
-        self.pulled = False
-
-    @property
-    def atr(self) -> bytes:
-        return self.card.atr
-
-    def power_on(self) -> None:
-        self.card.power_on()
-
-    def power_off(self) -> None:
-        self.card.power_off()
-
-    def reset(self) -> None:
-        self.card.reset()
-
-    def process(self, command: bytes) -> bytes:
-        if self.pulled:
-            raise CardPulled("the card was taken out of the simulated tray")
-        return self.card.process(command)
-
-
 class SimulatedTray:
     """A simulated reader with a card slot: the demo/training stand-in for ``CardWatcher`` + ``connect``.
 
@@ -522,7 +496,7 @@ class SimulatedTray:
         self.profile_folder = Path(profile_folder)
         self.events: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()
-        self._card: _TrayCard | None = None
+        self._card: FaultyCard | None = None  # its ``pulled`` flag is the tray's removal
         self._plugged = True
         self._started = False
 
@@ -558,12 +532,12 @@ class SimulatedTray:
         with self._lock:
             if self._card is not None:
                 raise RuntimeError("the tray already holds a card; remove() it first")
-            self._card = _TrayCard(icc)
+            self._card = FaultyCard(icc, FaultPlan())
             if self._started and self._plugged:
                 self.events.put(watch.CardInserted(self.reader_name, self._atr(self._card)))
 
     @staticmethod
-    def _atr(card: _TrayCard) -> bytes:
+    def _atr(card: FaultyCard) -> bytes:
         # A card still to be built reports no ATR yet (like a mute card); recognition never uses the ATR.
         return b"" if isinstance(card.card, _LazyCard) else card.atr
 
