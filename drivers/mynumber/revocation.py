@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drivers.errors import ProtocolError
 from drivers.mynumber.certificates import JpkiCertificate
@@ -32,13 +31,10 @@ def load_crl(der: bytes, issuers: Iterable[JpkiCertificate]) -> tuple[x509.Certi
         raise CrlError(f"not a DER CRL: {exc}") from exc
     for issuer in issuers:
         key = issuer.certificate.public_key()
-        if issuer.certificate.subject != crl.issuer or not isinstance(key, rsa.RSAPublicKey):
-            continue
-        try:
-            key.verify(crl.signature, crl.tbs_certlist_bytes, padding.PKCS1v15(), crl.signature_hash_algorithm)
-        except InvalidSignature:
-            continue  # same DN, another generation's key
-        return crl, issuer
+        # same DN across CA generations: only the signature tells which key issued it
+        if issuer.certificate.subject == crl.issuer and isinstance(key, rsa.RSAPublicKey) and \
+                crl.is_signature_valid(key):
+            return crl, issuer
     raise CrlError("no trusted CA signed this CRL")
 
 
