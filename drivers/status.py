@@ -7,7 +7,8 @@ from drivers.apdu import ResponseApdu
 
 SW_OK = 0x9000
 
-_EXACT: dict[int, type[errors.StatusWordError]] = {
+# The one table from status word to error; 63 Cx (wrong PIN, x tries left) is a family, handled below.
+STATUS_ERRORS: dict[int, type[errors.StatusWordError]] = {
     0x6700: errors.WrongLength,
     0x6982: errors.SecurityStatusNotSatisfied,
     # 69 84 is what the card answers for a blocked PIN; 69 83 is claimed by some tools (UNCONFIRMED,
@@ -30,7 +31,7 @@ def error_for(sw: int) -> errors.StatusWordError:
     """The typed error for a non-success status word."""
     if sw & 0xFFF0 == 0x63C0:
         return errors.WrongPin(sw, sw & 0x0F)
-    cls = _EXACT.get(sw)
+    cls = STATUS_ERRORS.get(sw)
     if cls is None:
         return errors.UnexpectedStatus(sw)
     return cls(sw)

@@ -7,6 +7,7 @@ names the file, the key, what was expected and the closest valid key.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -199,6 +200,8 @@ def _coerce(where: str, key: str, hint: Any, value: Any) -> Any:
         return tuple(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {key} must be a finite number, got {value}")  # TOML allows nan and inf
     if hint is float and isinstance(value, float) and value <= 0:
         raise ConfigError(f"{where}: {key} must be greater than zero, got {value}")
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fuzzing import load_profiles
+
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="kiosk-tests-"))
 os.environ.setdefault("KIOSK_SIM_CACHE", str(_SESSION_DIR / "sim-cache"))
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+HYPOTHESIS_PROFILE = load_profiles(str(REPO / ".hypothesis" / "examples"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,7 +34,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"hypothesis profile: {HYPOTHESIS_PROFILE}"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)
     if config.getoption("--hardware-card-serial"):
         return
     skip = pytest.mark.skip(reason="hardware tier: needs a real reader and card (--hardware-card-serial)")
@@ -80,7 +90,6 @@ def vpcd_readers(pcscd_session: object) -> list[str]:
     names = sorted(n for n in list_readers() if n.startswith(pcscd.VPCD_READER_PREFIX))
     require(len(names) >= 2, f"expected two vpcd readers, pcscd lists {names}")
     return names
-
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

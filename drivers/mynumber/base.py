@@ -30,30 +30,46 @@ class CardApplication:
         self.select()
         return self.session.pin_status(ref.fid, ref.key, ref.maximum)
 
-    def verify(self, ref: aids.PinRef, pin: PinInput, *, confirm_last_try: bool = False) -> None:
+    def verify(self, ref: aids.PinRef, pin: PinInput, *, confirm_last_try: bool = False,
+               fresh: bool = False) -> None:
         """Check the format (no APDU), read the counter, ask the policy, then VERIFY once.
 
-        Never retries; a wrong PIN raises ``WrongPin(remaining)``.
+        Never retries; a wrong PIN raises ``WrongPin(remaining)``. A PIN already verified in this
+        session is not sent again unless ``fresh`` (a PIN change must prove the current PIN every time).
+        The policy check here is the only one: every application's VERIFY comes through this method.
         """
         buffer = prepare_pin(ref.key, pin, ref.format)
         try:
-            if self.session.current_df == self.info.aid and self.session.is_verified(ref.fid):
+            self.select()
+            if not fresh and self.session.is_verified(ref.fid):
                 return
             status = self.pin_status(ref)
             self.policy.check(status, confirm_last_try=confirm_last_try)
-            self.session.verify_pin(ref.fid, buffer, name=ref.key)
+            self.session.verify_pin(ref.fid, buffer, by_short_id=self.verify_by_short_id(), name=ref.key)
         finally:
             zero(buffer)
 
+    def verify_by_short_id(self) -> bool:
+        """Whether VERIFY addresses the PIN by short EF id (only the card-info AP may, once it is known)."""
+        return False
+
     def change_pin(self, ref: aids.PinRef, old: PinInput, new: PinInput, *,
                    confirm_last_try: bool = False) -> None:
-        """VERIFY the old PIN (guarded), then CHANGE REFERENCE DATA with the new one."""
-        new_buffer = prepare_pin(ref.key, new, ref.format)
+        """VERIFY the old PIN (guarded, always sent), then CHANGE REFERENCE DATA with the new one.
+
+        Both buffers a caller passed are zeroed on every path, also when the new PIN is refused before
+        the card is touched.
+        """
         try:
-            if ref.format is PinFormat.SIGN and not new_sign_password_ok(new_buffer):
-                expected = "6 to 16 characters with at least one letter and one digit"
-                raise errors.PinFormatInvalid(ref.key, expected)
-            self.verify(ref, old, confirm_last_try=confirm_last_try)
-            self.session.change_reference_data(ref.fid, new_buffer)
+            new_buffer = prepare_pin(ref.key, new, ref.format)
+            try:
+                if ref.format is PinFormat.SIGN and not new_sign_password_ok(new_buffer):
+                    expected = "6 to 16 characters with at least one letter and one digit"
+                    raise errors.PinFormatInvalid(ref.key, expected)
+                self.verify(ref, old, confirm_last_try=confirm_last_try, fresh=True)
+                self.session.change_reference_data(ref.fid, new_buffer)
+            finally:
+                zero(new_buffer)
         finally:
-            zero(new_buffer)
+            if isinstance(old, bytearray):
+                zero(old)

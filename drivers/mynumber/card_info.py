@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from drivers import errors
 from drivers.mynumber import aids
 from drivers.mynumber.base import CardApplication, PinInput
-from drivers.mynumber.pinpolicy import PinPolicy, prepare_pin
-from drivers.mynumber.session import CardSession, PinStatus, zero
+from drivers.mynumber.pinpolicy import PinPolicy
+from drivers.mynumber.session import CardSession, PinStatus
 
 _SHORT_ID_REFUSED = frozenset({0x6A86, 0x6A88, 0x6A82, 0x6D00, 0x6986})
 
@@ -57,17 +57,8 @@ class CardInfoAp(CardApplication):
                 self.short_ids = False  # "reference not found" here means the short id is not known
         return self.session.pin_status(ref.fid, ref.key, ref.maximum)
 
-    def verify(self, ref: aids.PinRef, pin: PinInput, *, confirm_last_try: bool = False) -> None:
-        buffer = prepare_pin(ref.key, pin, ref.format)
-        try:
-            self.select()
-            if self.session.is_verified(ref.fid):
-                return
-            status = self.pin_status(ref)
-            self.policy.check(status, confirm_last_try=confirm_last_try)
-            self.session.verify_pin(ref.fid, buffer, by_short_id=bool(self.short_ids), name=ref.key)
-        finally:
-            zero(buffer)
+    def verify_by_short_id(self) -> bool:
+        return bool(self.short_ids)
 
     def read(self, pin: PinInput | None = None, *, pin_a: PinInput | None = None, pin_b: PinInput | None = None,
              integrity: bool = True, confirm_last_try: bool = False) -> CardInfoRaw:

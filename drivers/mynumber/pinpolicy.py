@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers import errors
-from drivers.mynumber.session import PinStatus
+from drivers.mynumber.session import PinStatus, zero
 from drivers.pinformat import PinFormat, pin_format_ok
 
 FORMAT_TEXT = {
@@ -53,17 +53,21 @@ POLICIES = {policy.name: policy for policy in (UNATTENDED, ATTENDED)}
 def prepare_pin(pin_name: str, value: str | bytes | bytearray, fmt: PinFormat) -> bytearray:
     """Turn user input into the bytes the card expects, or refuse it without touching the card.
 
-    The sign password is upper-cased (the card only knows A–Z 0–9; every tool does this). The returned
-    buffer is the caller's to zero (``session.zero``) — ``CardSession.verify_pin`` does it.
+    A ``bytearray`` is used in place, so the caller's own buffer is the one the driver zeroes after the
+    VERIFY (or the refusal, or the pulled card): nothing a caller passed outlives the operation. ``str``
+    and ``bytes`` cannot be wiped; they are copied into a new buffer that the driver zeroes. The sign
+    password is upper-cased (the card only knows A–Z 0–9; every tool does this). The returned buffer is
+    zeroed by ``CardSession.verify_pin`` / ``change_reference_data`` or by the caller's ``finally``.
     """
-    if isinstance(value, str):
+    if isinstance(value, bytearray):
+        buffer = value
+    elif isinstance(value, str):
         buffer = bytearray(value.strip().encode("ascii", errors="replace"))
     else:
         buffer = bytearray(value)
     if fmt is PinFormat.SIGN:
         buffer[:] = bytes(buffer).upper()
     if not pin_format_ok(fmt, buffer):
-        for index in range(len(buffer)):
-            buffer[index] = 0
+        zero(buffer)
         raise errors.PinFormatInvalid(pin_name, FORMAT_TEXT[fmt])
     return buffer

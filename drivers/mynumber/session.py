@@ -140,7 +140,7 @@ class CardSession:
         if size > SHORT_CHUNK and self._extended_ok():
             data = self._try_extended(fid, size, by_short_id)
             if data is not None:
-                return self._require(data, size, fid)
+                return self._complete(data, size, fid)
         first = check(self._first_read(fid, min(size, SHORT_CHUNK), by_short_id)).data
         return self._require(self._read_chunks(len(first), size, bytearray(first)), size, fid)
 
@@ -174,7 +174,14 @@ class CardSession:
         if _only_padding(data):
             return b""
         size = tlv.total_length(data)
-        return self._require(data[:size], size, fid)
+        return self._complete(data[:size], size, fid)
+
+    def _complete(self, data: bytes, size: int, fid: int) -> bytes:
+        """An extended READ may legally answer fewer bytes than asked (Le is a maximum; a card that said
+        ``6C xx`` got a short Le): the rest of the current EF comes in short chunks."""
+        if len(data) < size:
+            data = self._read_chunks(len(data), size, bytearray(data))
+        return self._require(data, size, fid)
 
     @staticmethod
     def _require(data: bytes, size: int, fid: int) -> bytes:

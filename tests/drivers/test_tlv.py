@@ -47,15 +47,50 @@ def test_hostile_lengths(raw: str, reason: str) -> None:
         tlv.parse_one(bytes.fromhex(raw))
 
 
+# --- properties: well-formed input round-trips, malformed input raises TlvError ------------------------------
+
+# Tags as the card uses them: one byte (primitive / constructed), two-byte private (DF22, FF20), 5F4E-style.
+tags = st.one_of(st.sampled_from([0x04, 0x30, 0x5F37, 0x5F4E, 0x7F21, 0xDF21, 0xDF22, 0xFF10, 0xFF20]),
+                 st.integers(0x01, 0x1E).map(lambda n: n | 0x80))
+primitive = st.tuples(tags, st.binary(max_size=300), st.booleans())  # (tag, value, long-form length)
+
+
+def encode_items(items: list[tuple[int, bytes, bool]]) -> bytes:
+    return b"".join(tlv.encode(tag, value, long_form) for tag, value, long_form in items)
+
+
+@given(st.lists(primitive, min_size=1, max_size=6), st.sampled_from([b"", b"\xff" * 7, b"\x00" * 3]))
+def test_well_formed_tlvs_parse_to_what_was_encoded(items: list[tuple[int, bytes, bool]], padding: bytes) -> None:
+    parsed = tlv.parse_all(encode_items(items) + padding)
+    assert [(t.tag, t.value) for t in parsed] == [(tag, value) for tag, value, _ in items]
+    outer = tlv.parse_one(tlv.encode(0xFF20, encode_items(items)) + padding)
+    assert [(t.tag, t.value) for t in outer.children()] == [(tag, value) for tag, value, _ in items]
+
+
+@given(st.lists(primitive, min_size=1, max_size=4), st.data())
+def test_a_tlv_cut_inside_its_length_or_value_raises(items: list[tuple[int, bytes, bool]], data: st.DataObject) -> None:
+    encoded = encode_items(items)
+    last = tlv.parse_all(encoded)[-1]
+    tag_size = len(tlv.encode_tag(last.tag))
+    cut = data.draw(st.integers(last.offset + tag_size, last.end - 1), label="cut")
+    with pytest.raises(TlvError):
+        tlv.parse_all(encoded[:cut])
+
+
 @given(st.binary(max_size=300))
-def test_random_bytes_raise_only_tlv_error(data: bytes) -> None:
+def test_random_bytes_parse_consistently_or_raise_tlv_error(data: bytes) -> None:
+    """Whatever parses is exactly the bytes it came from; anything else is a TlvError, never another error."""
     try:
-        for item in tlv.parse_all(data):
-            assert item.end <= len(data)
-            if item.constructed:
-                item.children()
+        items = tlv.parse_all(data)
     except TlvError:
-        pass
+        return
+    position = 0
+    for item in items:
+        assert item.offset == position and item.end <= len(data)
+        assert data[item.offset + item.header_length : item.end] == item.value
+        assert tlv.read_header(data, item.offset) == (item.tag, len(item.value), item.header_length)
+        position = item.end
+    assert set(data[position:]) <= {0xFF} or set(data[position:]) <= {0x00}  # only padding was skipped
 
 
 def test_find_missing_tag() -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from drivers.errors import CardError, ProtocolError
+from drivers.errors import ProtocolError
 from drivers.mynumber.basic4 import (
     Basic4,
     is_valid_my_number,
@@ -24,6 +23,7 @@ from drivers.sim import profile as sim_profile
 from drivers.sim.model import CardImage
 from drivers.sim.profile import APP_TEXT, BUNDLED_PROFILES, build_card_image, load_profile
 from drivers.tlv import encode
+from tests.support.fuzzing import examples
 
 TODAY = date(2026, 11, 26)
 PROFILES = ["adult", "foreign-resident", "long-address", "minor"]
@@ -225,30 +225,89 @@ def test_mask_my_number(value: str, masked: str) -> None:
 # --- hostile input ---------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=600))
-def test_random_bytes_raise_only_typed_errors(data: bytes) -> None:
-    for parser in (parse_basic4, parse_my_number_ef):
-        with contextlib.suppress(CardError):
-            parser(data)
+def expected_my_number(data: bytes) -> str | None:
+    """An independent reading of EF 0001: tag FF10, a length of 12 (any BER form), 12 digits, check digit."""
+    for header in (b"\xff\x10\x0c", b"\xff\x10\x81\x0c", b"\xff\x10\x82\x00\x0c", b"\xff\x10\x83\x00\x00\x0c"):
+        if data.startswith(header):
+            digits = data[len(header) : len(header) + 12]
+            if len(digits) == 12 and digits.isdigit() and is_valid_my_number(digits.decode()):
+                return digits.decode()
+    return None
+
+
+valid_my_numbers = st.text("0123456789", min_size=11, max_size=11).map(lambda d: d + str(my_number_check_digit(d)))
+my_number_efs = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda n, pad: layouts.my_number_ef(n) + pad, valid_my_numbers, st.binary(max_size=4)),
+    st.builds(lambda d, pad: b"\xff\x10\x0c" + d.encode() + pad, st.text("0123456789", min_size=12, max_size=12),
+              st.binary(max_size=4)),
+    st.builds(lambda body: b"\xff\x10" + body, st.binary(max_size=20)),
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(my_number_efs)
+def test_my_number_ef_parses_exactly_the_valid_numbers(data: bytes) -> None:
+    """A valid EF gives its number; anything else (wrong tag, length, digits, check digit) is refused."""
+    expected = expected_my_number(data)
+    if expected is None:
+        with pytest.raises(ProtocolError):
+            parse_my_number_ef(data)
+    else:
+        assert parse_my_number_ef(data) == expected
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.one_of(st.binary(max_size=600), st.binary(max_size=600).map(lambda b: b"\xff\x20" + b)))
+def test_random_bytes_are_refused_as_basic4_unless_well_formed(data: bytes) -> None:
+    """Random bytes raise the typed error; in the rare case they parse, the result is a complete basic 4
+    that does not depend on what follows the TLV."""
+    if not data.startswith(b"\xff\x20"):
+        with pytest.raises(ProtocolError):
+            parse_basic4(data)
+        return
+    try:
+        parsed = parse_basic4(data)
+    except ProtocolError:
+        return
+    assert parsed.name and parsed.address and parsed.sex.isdigit()
+    assert parse_basic4(data + b"\xff" * 8) == parsed
 
 
 texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(name=texts, address=texts, sex=st.sampled_from("129"), birth=st.dates(date(1900, 1, 1), date(2099, 12, 31)))
 def test_any_card_built_basic4_round_trips(name: str, address: str, sex: str, birth: date) -> None:
     parsed = parse_basic4(layouts.basic4_ef(name, address, birth, sex) + b"\xff" * 32)
     assert parsed == Basic4(name, address, birth, sex)
 
 
-@settings(max_examples=200, deadline=None)
-@given(cut=st.integers(0, 400), tail=st.binary(max_size=40), position=st.integers(0, 400), value=st.integers(0, 255))
-def test_truncated_and_mutated_basic4_raise_only_typed_errors(cut: int, tail: bytes, position: int, value: int) -> None:
-    ef = layouts.basic4_ef("長住所 久美子", "北海道札幌市中央区テスト通り" * 4, date(1988, 12, 31), "2")
-    mutated = ef[:cut] + tail
-    if position < len(mutated):
-        mutated = mutated[:position] + bytes((value,)) + mutated[position + 1 :]
-    with contextlib.suppress(CardError):
-        parse_basic4(mutated)
+LONG = Basic4("長住所 久美子", "北海道札幌市中央区テスト通り" * 4, date(1988, 12, 31), "2")
+LONG_EF = layouts.basic4_ef(LONG.name, LONG.address, LONG.birth_date, LONG.sex)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(cut=st.integers(0, len(LONG_EF) - 1), padding=st.sampled_from([b"", b"\xff" * 40]))
+def test_a_basic4_ef_cut_short_is_refused(cut: int, padding: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        parse_basic4(LONG_EF[:cut] + padding)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(position=st.integers(0, len(LONG_EF) - 1), value=st.integers(0, 255))
+def test_a_changed_byte_is_never_read_as_the_original(position: int, value: int) -> None:
+    assume(LONG_EF[position] != value)
+    mutated = LONG_EF[:position] + bytes((value,)) + LONG_EF[position + 1 :]
+    try:
+        parsed = parse_basic4(mutated)
+    except ProtocolError:
+        return
+    assert parsed != LONG
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(tail=st.binary(max_size=64))
+def test_what_follows_the_basic4_tlv_does_not_change_it(tail: bytes) -> None:
+    assert parse_basic4(LONG_EF + tail) == LONG

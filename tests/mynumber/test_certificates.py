@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.errors import CardError, ProtocolError
+from drivers.errors import ProtocolError
 from drivers.mynumber.basic4 import Basic4, parse_basic4
 from drivers.mynumber.certificates import (
     JST,
@@ -38,6 +37,7 @@ from drivers.sim import pki
 from drivers.sim.model import CardImage
 from drivers.sim.profile import APP_JPKI, APP_TEXT, BUNDLED_PROFILES, build_card_image, load_profile
 from drivers.tlv import encode
+from tests.support.fuzzing import examples
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -363,15 +363,36 @@ def test_known_broken_certificates_are_certificate_errors(mutate: Callable[[byte
         parse_certificate(mutate(der))
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=2000))
-def test_random_bytes_raise_only_typed_errors(data: bytes) -> None:
-    for parser in (parse_certificate, parse_certificate_ef):
-        with contextlib.suppress(CardError):
-            parser(data)
+certificate_like = st.one_of(
+    st.binary(max_size=2000),
+    st.binary(max_size=1500).map(lambda b: b"\x30\x82" + len(b).to_bytes(2, "big") + b),
+    st.integers(0, 64).map(lambda n: b"\xff" * n),
+)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
+@given(certificate_like)
+def test_random_bytes_are_refused_as_certificates(data: bytes) -> None:
+    """Garbage raises the typed error; a certificate EF of only padding is "no certificate", not an error."""
+    try:
+        parsed = parse_certificate(data)
+    except CertificateError:
+        parsed = None
+    else:
+        assert parsed.der == data  # whatever is accepted is exactly the bytes given
+    if not data.startswith(b"\x30"):
+        assert parsed is None
+    if set(data) <= {0x00, 0xFF}:  # also b"": an EF that holds nothing
+        assert parse_certificate_ef(data) is None
+        return
+    try:
+        from_ef = parse_certificate_ef(data)
+    except ProtocolError:  # CertificateError, or TlvError for an EF whose length header is broken
+        return
+    assert from_ef is not None and data.startswith(from_ef.der) and data[0] == 0x30
+
+
+@settings(max_examples=examples(300), deadline=None)
 @given(
     which=st.sampled_from([EF_AUTH, EF_SIGN, EF_AUTH_CA]),
     cut=st.integers(0, 2100),
@@ -379,17 +400,26 @@ def test_random_bytes_raise_only_typed_errors(data: bytes) -> None:
     value=st.integers(0, 255),
     tail=st.binary(max_size=16),
 )
-def test_truncated_mutated_and_oversized_certificates_raise_only_typed_errors(
+def test_a_cut_or_changed_certificate_is_never_read_as_the_original(
     which: int, cut: int, position: int, value: int, tail: bytes
 ) -> None:
+    """Only an EF whose certificate bytes are intact yields the certificate; a changed one raises or is a
+    different certificate (whose signature the chain check then refuses), and answers every question."""
     der = adult_der(which)
     mutated = der[:cut] + tail
     if position < len(mutated):
         mutated = mutated[:position] + bytes((value,)) + mutated[position + 1 :]
+    if mutated[: len(der)] == der:
+        parsed = parse_certificate_ef(mutated)
+        assert parsed is not None and parsed.der == der
+        return
     for parser in (parse_certificate, parse_certificate_ef):
-        with contextlib.suppress(CardError):
+        try:
             parsed = parser(mutated)
-            if parsed is not None:  # whatever parses must answer every question without raising
-                classify(parsed)
-                validity(parsed, NOW)
-                repr(parsed)
+        except ProtocolError:
+            continue
+        if parsed is not None:
+            assert parsed.der != der
+            classify(parsed)
+            validity(parsed, NOW)
+            repr(parsed)

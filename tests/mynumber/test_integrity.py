@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 from collections.abc import Callable
@@ -14,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.errors import CardError, ProtocolError
+from drivers.errors import ProtocolError
 from drivers.mynumber import integrity
+from drivers.mynumber.basic4 import parse_my_number_ef
 from drivers.mynumber.integrity import (
     CHECK_BASIC4_DIGEST,
     CHECK_CV_CERTIFICATE,
@@ -34,7 +34,8 @@ from drivers.mynumber.trust import TrustStore
 from drivers.sim import layouts, pki
 from drivers.sim.model import CardImage
 from drivers.sim.profile import APP_TEXT, BUNDLED_PROFILES, build_card_image, load_profile
-from drivers.tlv import encode
+from drivers.tlv import encode, parse_one, read_header, total_length
+from tests.support.fuzzing import examples
 
 TODAY = date(2026, 11, 26)
 HONEST = ["adult", "expired", "foreign-resident", "long-address", "minor"]
@@ -259,6 +260,20 @@ def test_malformed_efs_fail_their_checks_without_raising(cards: dict[str, CardIm
     }
 
 
+@pytest.mark.parametrize(("body_change", "signature_change"), [
+    (lambda body: body + b"\xff", lambda sig: sig),  # the key still parses: only the size rule refuses it
+    (lambda body: body[:-1], lambda sig: sig),
+    (lambda body: body, lambda sig: sig[:-1]),
+    (lambda body: body, lambda sig: sig + b"\x00"),
+], ids=["body-298", "body-296", "signature-255", "signature-257"])
+def test_ef0004_with_wrong_field_sizes_is_malformed(cards: dict[str, CardImage], body_change, signature_change) -> None:
+    honest = parse_cv_certificate(text_efs(cards["adult"])[3])
+    content = encode(0x5F4E, body_change(honest.body), long_form=True) + encode(
+        0x5F37, signature_change(honest.signature), long_form=True)
+    with pytest.raises(ProtocolError, match="must be"):
+        parse_cv_certificate(encode(0x7F21, content, long_form=True))
+
+
 def test_ef0003_with_short_digests_is_malformed() -> None:
     bad = encode(0xFF30, encode(0xFF31, b"x" * 31) + encode(0xFF32, b"y" * 32) + encode(0xFF33, b"z" * 256))
     with pytest.raises(ProtocolError):
@@ -267,14 +282,54 @@ def test_ef0003_with_short_digests_is_malformed() -> None:
 
 # --- hostile input: only the driver's typed errors ----------------------------------------------------------
 
-PARSERS = [my_number_digest, basic4_digest, parse_text_signature, parse_cv_certificate, parse_cv_public_key]
+TLV_PARSERS: list[tuple[Callable[[bytes], object], int]] = [
+    (basic4_digest, integrity.TAG_BASIC4),
+    (parse_text_signature, integrity.TAG_TEXT_SIGNATURE),
+    (parse_cv_certificate, integrity.TAG_CV_CERTIFICATE),
+]
+hostile_bytes = st.one_of(
+    st.binary(max_size=800),
+    st.sampled_from([0xFF20, 0xFF30, 0x7F21]).flatmap(
+        lambda tag: st.binary(max_size=600).map(lambda body: tag.to_bytes(2, "big") + body)),
+)
 
 
-@settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=800), parser=st.sampled_from(PARSERS))
-def test_random_bytes_raise_only_typed_errors(data: bytes, parser: Callable[[bytes], object]) -> None:
-    with contextlib.suppress(CardError):
-        parser(data)
+@settings(max_examples=examples(300), deadline=None)
+@given(data=hostile_bytes)
+def test_random_bytes_are_refused_with_a_typed_error(data: bytes) -> None:
+    """Each parser refuses what lacks its outer tag, and what it does accept has the layout's shape."""
+    if len(data) < integrity.MY_NUMBER_EF_SIZE:
+        with pytest.raises(ProtocolError):
+            my_number_digest(data)
+    else:
+        assert my_number_digest(data) == hashlib.sha256(data[: integrity.MY_NUMBER_EF_SIZE]).digest()
+    for parser, tag in TLV_PARSERS:
+        if not data.startswith(tag.to_bytes(2, "big")):
+            with pytest.raises(ProtocolError):
+                parser(data)
+            continue
+        try:
+            parsed = parser(data)
+        except ProtocolError:
+            continue
+        if isinstance(parsed, bytes):
+            assert len(parsed) == integrity.DIGEST_SIZE
+        elif isinstance(parsed, integrity.TextSignature):
+            assert len(parsed.my_number_hash) == len(parsed.basic4_hash) == integrity.DIGEST_SIZE
+            assert parsed.signature and parsed.signed_data in data
+        else:
+            assert len(parsed.body) == integrity.CV_BODY_SIZE
+            assert 1024 <= parsed.public_key.key_size <= 4096
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(data=st.binary(max_size=400))
+def test_random_bytes_are_no_cv_public_key(data: bytes) -> None:
+    try:
+        key = parse_cv_public_key(data)
+    except ProtocolError:
+        return
+    assert 1024 <= key.key_size <= 4096 and data[0] in (0x90, 0xD0)
 
 
 REAL = st.sampled_from(range(4))
@@ -285,33 +340,53 @@ def adult_efs() -> tuple[bytes, bytes, bytes, bytes]:
     return text_efs(build_card_image(load_profile(BUNDLED_PROFILES / "adult.toml"), TODAY))
 
 
-@settings(max_examples=300, deadline=None)
+def covered(which: int, ef: bytes) -> bytes:
+    """The bytes of an EF the integrity checks cover: the whole 17-byte My Number EF; for the basic 4 its
+    TLV without the DF21 offset header (outside the digest by design, §4.3); for EF 0003/0004 their TLV."""
+    if which == 0:
+        return ef[: integrity.MY_NUMBER_EF_SIZE]
+    end = total_length(ef)
+    if which == 1:
+        outer = parse_one(ef)
+        name = next(child for child in outer.children() if child.tag == integrity.TAG_NAME)
+        return ef[: outer.header_length] + ef[outer.header_length + name.offset : end]
+    return ef[:end]
+
+
+@settings(max_examples=examples(300), deadline=None)
 @given(which=REAL, cut=st.integers(0, 600), tail=st.binary(max_size=64), position=st.integers(0, 600),
        value=st.integers(0, 255))
-def test_truncated_oversized_and_mutated_card_data_raise_only_typed_errors(
+def test_any_change_to_covered_card_data_fails_a_check(
     roots: dict, which: int, cut: int, tail: bytes, position: int, value: int
 ) -> None:
+    """Cut, extended or changed EFs: ``check_card_info`` reports (never raises), and "all passed" holds
+    exactly when every byte the checks cover is the card's own."""
     efs = list(adult_efs())
     original = efs[which]
     mutated = original[:cut] + tail
     if position < len(mutated):
         mutated = mutated[:position] + bytes((value,)) + mutated[position + 1 :]
-    parser = [my_number_digest, basic4_digest, parse_text_signature, parse_cv_certificate][which]
-    with contextlib.suppress(CardError):
-        parser(mutated)
     efs[which] = mutated
-    results = check_card_info(*efs, roots)  # never raises: a verdict reports, it does not crash
+    results = check_card_info(*efs, roots)
     assert [r.name for r in results] == CHECKS
-    if mutated == original:
-        assert all(r.passed for r in results)
+    try:
+        unchanged = covered(which, mutated) == covered(which, original)
+    except ProtocolError:
+        unchanged = False  # so broken that the covered part cannot even be found
+    if unchanged:
+        assert all(r.passed for r in results), [(r.name, r.status, r.reason) for r in results]
+    else:
+        assert not all(r.passed for r in results)
 
 
-@settings(max_examples=50, deadline=None)
-@given(length=st.integers(0x100, 0xFFFFFF), which=REAL)
-def test_inflated_lengths_raise_only_typed_errors(length: int, which: int) -> None:
+@settings(max_examples=examples(50), deadline=None)
+@given(extra=st.integers(1, 0xFFF000), which=REAL)
+def test_inflated_lengths_are_refused(extra: int, which: int) -> None:
+    """The outer length replaced by a long form claiming more than the whole padded EF holds."""
     original = adult_efs()[which]
-    # replace the outer length with a long form claiming far more than is there
-    header = original[:2] + b"\x83" + length.to_bytes(3, "big")
-    parser = [my_number_digest, basic4_digest, parse_text_signature, parse_cv_certificate][which]
-    with contextlib.suppress(CardError):
-        parser(header + original[5:])
+    _, _, header_length = read_header(original)
+    length = len(original) - header_length + extra
+    inflated = original[:2] + b"\x83" + length.to_bytes(3, "big") + original[header_length:]
+    parser = [parse_my_number_ef, basic4_digest, parse_text_signature, parse_cv_certificate][which]
+    with pytest.raises(ProtocolError):
+        parser(inflated)

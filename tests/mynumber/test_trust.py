@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import tempfile
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +24,7 @@ from drivers.mynumber.trust import (
 )
 from drivers.sim import pki
 from drivers.sim.profile import APP_JPKI, BUNDLED_PROFILES, build_card_image, load_profile
+from tests.support.fuzzing import examples
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -339,7 +339,7 @@ def test_ca_validity_is_judged_at_the_given_time(adult: dict[int, JpkiCertificat
 # --- hostile files ---------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     name=st.sampled_from(["x.pem", "x.der", "x.crt", f"{'ab' * 16}.pem"]),
     content=st.one_of(
@@ -349,8 +349,16 @@ def test_ca_validity_is_judged_at_the_given_time(adult: dict[int, JpkiCertificat
         st.integers(0, 1400).map(lambda n: pki.certificate_authority("auth", "g2").der[:n]),
     ),
 )
-def test_random_trust_files_raise_only_typed_errors(name: str, content: bytes) -> None:
+def test_random_trust_files_are_refused_naming_the_file(name: str, content: bytes) -> None:
+    """Only the intact CA certificate loads; anything else is a TrustStoreError that names the file, so the
+    operator knows which file to replace (never a crash, never a silently smaller trust store)."""
+    full = pki.certificate_authority("auth", "g2").der
     with tempfile.TemporaryDirectory() as directory:
         (Path(directory) / name).write_bytes(content)
-        with contextlib.suppress(CardError):
+        if content == full:
+            store = TrustStore.from_directory(directory)
+            assert [c.der for c in store.certificates] == [full]
+            return
+        with pytest.raises(TrustStoreError) as refused:
             TrustStore.from_directory(directory)
+        assert name in str(refused.value)

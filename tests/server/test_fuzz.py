@@ -17,11 +17,12 @@ from schemathesis.checks import not_a_server_error
 
 from server.cli import OPENAPI_FILE
 from tests.server.helpers import LiveServer
+from tests.support.fuzzing import examples
 
 pytestmark = pytest.mark.server
 
 schema = schemathesis.openapi.from_path(str(OPENAPI_FILE))
-schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=30)
+schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=examples(30))
 
 _operators: dict[str, str] = {}
 
@@ -38,7 +39,7 @@ def _token(server: LiveServer, *, fresh: bool) -> str:
 
 @schema.parametrize()
 @settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     database=None,
     derandomize=True,

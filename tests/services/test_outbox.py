@@ -201,19 +201,34 @@ def test_dead_items_are_never_retried_automatically(make_outbox) -> None:
 
 
 def test_purge_removes_old_dead_items_and_delivery_records_only(make_outbox) -> None:
+    """Purge is housekeeping: an application not yet delivered survives it however old it is."""
     clock = FakeClock()
-    outbox = make_outbox(clock=clock)
+    outbox = make_outbox(clock=clock, rng=lambda: 0.0)
     old_dead = outbox.enqueue("application", synthetic.application(1)).item_id
     old_done = outbox.enqueue("application", synthetic.application(2)).item_id
+    old_queued = outbox.enqueue("application", synthetic.application(3)).item_id
+    old_retrying = outbox.enqueue("application", synthetic.application(4)).item_id
+    old_in_flight = outbox.enqueue("application", synthetic.application(5)).item_id
     outbox.deliver(outbox.claim(old_dead), deliver_with(Rejected(422, "x", "x")))
     outbox.deliver(outbox.claim(old_done), deliver_with(Delivered("R2")))
+    outbox.deliver(outbox.claim(old_retrying), deliver_with(ServerError(503, "busy")))
     clock.now += 10 * 86400
-    outbox.enqueue("application", synthetic.application(3))  # queued: never purged
-    new_dead = outbox.enqueue("application", synthetic.application(4)).item_id
+    new_queued = outbox.enqueue("application", synthetic.application(6)).item_id
+    new_dead = outbox.enqueue("application", synthetic.application(7)).item_id
     outbox.deliver(outbox.claim(new_dead), deliver_with(Rejected(422, "x", "x")))
+    in_flight = outbox.claim(old_in_flight)  # a sender holds it right now
+    assert in_flight is not None
+
     assert outbox.purge(7 * 86400) == (1, 1)
+
     status = outbox.status()
-    assert status.depth == 1 and [d.item_id for d in status.dead] == [new_dead] and status.delivered == 0
+    assert status.depth == 4 and [d.item_id for d in status.dead] == [new_dead] and status.delivered == 0
+    assert sorted(outbox.due_ids()) == sorted([old_queued, old_retrying, new_queued])
+    # the sender that held the lease still completes, and the queued ones are still deliverable
+    assert outbox.deliver(in_flight, deliver_with(Delivered("R5"))).outcome == "delivered"
+    for item_id in outbox.due_ids():
+        assert outbox.deliver(outbox.claim(item_id), deliver_with(Delivered("R"))).outcome == "delivered"
+    assert outbox.status().depth == 0 and outbox.status().delivered == 4
 
 
 def test_a_different_key_is_refused_instead_of_orphaning_items(make_outbox, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from drivers.errors import ProtocolError
 from drivers.sim import layouts
 from drivers.sim.rsakeys import deterministic_rsa_key
 from drivers.tlv import parse_all, parse_one
+from tests.support.fuzzing import examples
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -114,7 +115,7 @@ def test_basic4_refuses_unknown_sex_codes() -> None:
 texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=400)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(name=texts, address=texts, sex=st.sampled_from("129"))
 def test_basic4_offsets_always_point_at_their_fields(name: str, address: str, sex: str) -> None:
     ef = layouts.basic4_ef(name, address, date(2001, 2, 3), sex)
@@ -199,14 +200,14 @@ def test_bad_cv_certificates_raise_protocol_errors(cv_cert: bytes, mutate: Calla
         layouts.parse_cv_certificate(mutate(cv_cert))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.binary(max_size=700))
 def test_parse_cv_certificate_never_raises_anything_but_protocol_errors(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):  # TlvError is a ProtocolError; anything else fails the test
         layouts.parse_cv_certificate(data)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(position=st.integers(0, 567), value=st.integers(0, 255))
 def test_any_single_byte_change_is_detected_or_rejected(
     cv_cert: bytes, root: rsa.RSAPrivateKey, position: int, value: int
