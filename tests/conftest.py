@@ -23,7 +23,7 @@ os.environ.setdefault("KIOSK_SIM_CACHE", str(_SESSION_DIR / "sim-cache"))
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-HYPOTHESIS_PROFILE = load_profiles(str(REPO / ".hypothesis" / "examples"))
+HYPOTHESIS_PROFILE = load_profiles(str(REPO / ".hypothesis" / "examples"), str(_SESSION_DIR / "hypothesis"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
