@@ -201,6 +201,12 @@ class PinGuardRefused(CardError):
         super().__init__(f"not trying the {pin_name} PIN: {remaining} tries left ({reason})")
 
 
+class CertificateRefused(CardError):
+    """The card's auth certificate already failed (untrusted, expired, broken): no PIN is sent to it."""
+
+    code = "certificate_refused"
+
+
 class NotAMyNumberCard(CardError):
     """The card does not answer the My Number applications (recognised by SELECT, never by ATR)."""
 

@@ -21,6 +21,7 @@ from typing import Literal, TypeVar
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ObjectIdentifier
 
 from drivers.errors import ProtocolError
@@ -113,6 +114,7 @@ class JpkiCertificate:
     ocsp_urls: tuple[str, ...]
     is_ca: bool
     sign_attributes: SignAttributes | None
+    public_key: CertificatePublicKeyTypes  # loaded at parse time: a key that cannot be loaded is a broken certificate
 
     @property
     def sha256_fingerprint(self) -> str:
@@ -219,6 +221,7 @@ def _model(der: bytes, certificate: x509.Certificate) -> JpkiCertificate:
         ocsp_urls=_ocsp_urls(aia),
         is_ca=bool(constraints is not None and constraints.ca),
         sign_attributes=_sign_attributes(san),
+        public_key=certificate.public_key(),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -35,7 +35,7 @@ from drivers.mynumber.certificates import (
     validity,
 )
 from drivers.mynumber.integrity import CheckResult, check_card_info
-from drivers.mynumber.session import PinStatus
+from drivers.mynumber.session import PinStatus, zero
 from drivers.mynumber.trust import TrustStore, build_chain
 
 SHA256_DIGEST_INFO = bytes.fromhex("3031300D060960864801650304020105000420")
@@ -49,6 +49,7 @@ CHECK_REVOCATION = "revocation"
 CARD_INFO_CHECKS = ("my_number_digest", "basic4_digest", "card_info_signature", "card_info_certificate")
 ALL_CHECKS = (CHECK_CHAIN, CHECK_VALIDITY, CHECK_KEY_USAGE, CHECK_POSSESSION, *CARD_INFO_CHECKS,
               CHECK_CONSISTENCY, CHECK_REVOCATION)
+CERTIFICATE_FAILED = "certificate_failed"  # reason of checks skipped so that no PIN reaches a failed card
 DEFAULT_REQUIRED = frozenset({CHECK_CHAIN, CHECK_VALIDITY, CHECK_KEY_USAGE, CHECK_POSSESSION, CHECK_REVOCATION})
 
 
@@ -79,6 +80,19 @@ class VerifierConfig:
             raise ValueError(f"unknown checks {sorted(unknown)}; known: {', '.join(ALL_CHECKS)}")
 
 
+def is_verified(checks: Iterable[CheckResult], required: Collection[str]) -> bool:
+    """THE rule for "verified": no check failed, and every required check passed.
+
+    "Required" only decides whether a check that could not run ("not checked") is acceptable; a check that
+    ran and failed is never acceptable, required or not (a tampered card whose integrity checks are not
+    required is still a tampered card).
+    """
+    by_name = {check.name: check for check in checks}
+    if any(check.status == "failed" for check in by_name.values()):
+        return False
+    return all(name in by_name and by_name[name].passed for name in required)
+
+
 @dataclass(slots=True, repr=False)
 class Verdict:
     """The result; holds personal data only in ``my_number``/``basic4`` (wiped by ``wipe()``)."""
@@ -94,8 +108,7 @@ class Verdict:
 
     @property
     def verified(self) -> bool:
-        by_name = {check.name: check for check in self.checks}
-        return all(name in by_name and by_name[name].passed for name in self.required)
+        return is_verified(self.checks, self.required)
 
     def check(self, name: str) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
@@ -160,6 +173,24 @@ class CardVerifier:
         ]
         return self._certificate_checks
 
+    @property
+    def certificate_failed(self) -> bool:
+        """True once the prefetch found the auth certificate broken, untrusted, expired, of the wrong
+        usage or with a key the possession proof cannot use: no PIN goes to this card."""
+        checks = self.prefetch()
+        if any(check.status == "failed" for check in checks):
+            return True
+        return self._certificate is not None and not isinstance(self._certificate.public_key, rsa.RSAPublicKey)
+
+    def read_card_info(self, pin: str | bytearray, *, confirm_last_try: bool = False) -> CardInfoRaw:
+        """The card-info EFs with the card-info PIN, refused (``CertificateRefused``) without touching the
+        card when its certificate already failed."""
+        if self.certificate_failed:
+            if isinstance(pin, bytearray):
+                zero(pin)
+            raise errors.CertificateRefused("the card's certificate failed; no PIN is sent to it")
+        return self.card.card_info.read(pin, confirm_last_try=confirm_last_try)
+
     # --- with PINs -------------------------------------------------------------------------------
 
     def verify(self, auth_pin: str | bytearray | None, *, card_info_pin: str | bytearray | None = None,
@@ -167,6 +198,14 @@ class CardVerifier:
         """All checks. PIN errors (WrongPin, PinGuardRefused, PinBlocked) and CardRemoved propagate:
         they are things to tell the resident, not verdicts about the card."""
         checks = list(self.prefetch())
+        if self.certificate_failed:
+            # Never send a resident's PIN to a card whose certificate already failed: the card is not
+            # genuine (or not usable), and a forged card would learn the PIN.
+            checks.append(CheckResult(CHECK_POSSESSION, "not_checked", CERTIFICATE_FAILED))
+            checks.extend(CheckResult(name, "not_checked", CERTIFICATE_FAILED) for name in CARD_INFO_CHECKS)
+            checks.append(CheckResult(CHECK_CONSISTENCY, "not_checked", CERTIFICATE_FAILED))
+            checks.append(self._revocation())
+            return Verdict(checks, self.config.required, self.card.apdu_count, self._validity, self._certificate)
         checks.append(self._possession(auth_pin, confirm_last_try))
         raw = None
         if card_info_pin is not None:
@@ -197,7 +236,7 @@ class CardVerifier:
         digest = hashlib.sha256(challenge).digest()
         signature = self.card.jpki.sign_with_auth_key(SHA256_DIGEST_INFO + digest, auth_pin,
                                                       confirm_last_try=confirm_last_try)
-        key = self._certificate.certificate.public_key()
+        key = self._certificate.public_key
         if not isinstance(key, rsa.RSAPublicKey):
             return CheckResult(CHECK_POSSESSION, "failed", "not_an_rsa_key")
         try:
@@ -253,5 +292,15 @@ def _parse_basic4(raw: CardInfoRaw | None) -> Basic4 | None:
         return None
 
 
-__all__ = ["ALL_CHECKS", "DEFAULT_REQUIRED", "CardVerifier", "RevocationAnswer", "RevocationChecker",
-           "RevocationUnavailable", "Verdict", "VerifierConfig"]
+__all__ = [
+    "ALL_CHECKS",
+    "CERTIFICATE_FAILED",
+    "DEFAULT_REQUIRED",
+    "CardVerifier",
+    "RevocationAnswer",
+    "RevocationChecker",
+    "RevocationUnavailable",
+    "Verdict",
+    "VerifierConfig",
+    "is_verified",
+]

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from drivers.channel import ApduChannel
 from drivers.errors import CardError
 from drivers.mynumber.probe import describe_atr, is_my_number_card, probe_applications
+from drivers.sim.profile import ProfileError
 from drivers.transport import Transport
-from kiosk.cli.output import emit_json, error
+from kiosk.cli.output import EXIT_USAGE, emit_json, fail, fail_card
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -58,8 +59,7 @@ def list_readers(args: argparse.Namespace) -> int:
     try:
         states = pcsc.reader_states()
     except CardError as exc:
-        error(str(exc))
-        return 3
+        return fail_card(args, exc)
     rows = [{"reader": s.name, "card": s.card_present, "atr": s.atr.hex(" ").upper() if s.atr else None}
             for s in states]
     if args.json:
@@ -79,8 +79,9 @@ def probe_card(args: argparse.Namespace) -> int:
             found = probe_applications(channel)
             atr, reader = transport.atr, transport.reader_name
     except CardError as exc:
-        error(str(exc))
-        return 3
+        return fail_card(args, exc)
+    except ProfileError as exc:
+        return fail(args, "profile", str(exc), EXIT_USAGE)
     document = {
         "reader": reader,
         "atr": atr.hex(" ").upper(),

@@ -21,8 +21,9 @@ from drivers.mynumber.certificates import parse_certificate, validity
 from drivers.mynumber.pinpolicy import POLICIES
 from drivers.mynumber.trust import TrustStore
 from drivers.mynumber.verifier import ALL_CHECKS, DEFAULT_REQUIRED, CardVerifier, VerifierConfig
+from drivers.sim.profile import ProfileError
 from kiosk.cli.card_cmd import add_card_source, open_transport
-from kiosk.cli.output import emit_json, error
+from kiosk.cli.output import EXIT_USAGE, emit_json, fail, fail_card
 from kiosk.cli.pin_input import PinInputError, read_pin
 
 PIN_REFS = {"auth": aids.AUTH_PIN, "sign": aids.SIGN_PIN, "card_info": aids.CARD_INFO_PIN, "juki": aids.JUKI_PIN}
@@ -91,14 +92,13 @@ def _run(args: argparse.Namespace, body) -> int:
             card = _card(args, transport)
             return body(card)
     except PinInputError as exc:
-        error(str(exc))
-        return 2
-    except errors.WrongPin as exc:
-        error(f"wrong {exc.pin_name or ''} PIN: {exc.remaining} tries left")
-        return 4
+        return fail(args, "pin_input", str(exc), EXIT_USAGE)
+    except ProfileError as exc:
+        return fail(args, "profile", str(exc), EXIT_USAGE)
     except errors.CardError as exc:
-        error(str(exc))
-        return 3
+        return fail_card(args, exc)
+    except OSError as exc:  # --in / --out files, --trust / --crl paths
+        return fail(args, "file", f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
 
 
 def _pin(args: argparse.Namespace, label: str, env_attr: str) -> str:

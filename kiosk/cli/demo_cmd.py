@@ -20,7 +20,7 @@ from pathlib import Path
 from drivers.errors import CardError
 from drivers.sim.profile import ProfileError
 from kiosk.cli.doctor_cmd import print_findings
-from kiosk.cli.output import emit_json, error
+from kiosk.cli.output import EXIT_USAGE, emit_json, error, fail
 from kiosk.config import ConfigError, KioskConfig, load_config
 from kiosk.doctor import FAIL, run_checks
 from kiosk.services import pcscd
@@ -82,15 +82,13 @@ def run_checks_once(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        error(str(exc))
-        return 2
+        return fail(args, "config", str(exc), EXIT_USAGE)
     with ExitStack() as cleanup:
         try:
             if config.simulator.enabled:
                 start_simulated_card(config, cleanup)
         except (pcscd.PcscdError, ProfileError, CardError, OSError, TimeoutError) as exc:
-            error(str(exc))
-            return 2
+            return fail(args, getattr(exc, "code", "simulator"), str(exc), EXIT_USAGE)
         findings = run_checks(args.config)
         failed = any(f.status == FAIL for f in findings)
         if args.json:

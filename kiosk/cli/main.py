@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CARD = 0, 1, 2, 3
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -49,9 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `kiosk card pins --json | head -c 10`: the reader went away. Say nothing more (no traceback, and
+        # no second error when Python flushes stdout at exit), like other Unix tools: 128 + SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

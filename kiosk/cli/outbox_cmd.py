@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from kiosk.cli.output import emit_json, error
+from kiosk.cli.output import EXIT_USAGE, emit_json, fail
 from kiosk.config import ConfigError, KioskConfig, load_config
 from kiosk.services.at_rest import KeyFileError
 from kiosk.services.central import CentralClient
@@ -49,9 +49,11 @@ def _open(args: argparse.Namespace) -> tuple[KioskConfig, Outbox] | None:
     try:
         config = load_config(args.config)
         return config, open_outbox(config)
-    except (ConfigError, KeyFileError, OutboxError) as exc:
-        error(str(exc))
-        return None
+    except ConfigError as exc:
+        fail(args, "config", str(exc), EXIT_USAGE)
+    except (KeyFileError, OutboxError) as exc:
+        fail(args, "outbox", str(exc), EXIT_USAGE)
+    return None
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -91,8 +93,7 @@ def run_flush(args: argparse.Namespace) -> int:
         client = CentralClient.from_config(config)
     except (ConfigError, ValueError) as exc:
         outbox.close()
-        error(str(exc))
-        return 2
+        return fail(args, "config", str(exc), EXIT_USAGE)
     with outbox, client:
         made_due = outbox.flush_now()
         report = outbox.drain(central_delivery(client))

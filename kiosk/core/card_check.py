@@ -40,7 +40,7 @@ from drivers.mynumber.certificates import ValidityReport
 from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.pinpolicy import POLICIES
 from drivers.mynumber.session import PinStatus
-from drivers.mynumber.verifier import Verdict
+from drivers.mynumber.verifier import Verdict, is_verified
 from kiosk.config import KioskConfig
 from kiosk.core import messages as m
 from kiosk.core.dispatch import Clock, Dispatcher
@@ -442,7 +442,7 @@ class CardCheckFlow:
             merged = {check.name: check for check in facts.checks}
             merged.update({check.name: check for check in details.checks})
             facts.checks = tuple(merged.values())
-            facts.verified = all(name in merged and merged[name].passed for name in facts.required)
+            facts.verified = is_verified(facts.checks, facts.required)
             facts.pins.update({status.name: status for status in details.pins})
             facts.details = m.detail_lines(details.my_number, details.basic4)
         finally:

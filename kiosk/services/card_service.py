@@ -330,7 +330,7 @@ class CardService:
         details = CardDetails(None, None)
         try:
             card, verifier = self._card_for(job)
-            raw = card.card_info.read(job.pin)
+            raw = verifier.read_card_info(job.pin)
             zero(job.pin)
             details.checks = tuple(check_card_info(raw.my_number_ef, raw.basic4_ef, raw.integrity_ef,
                                                    raw.cv_certificate, verifier.trust.cv_roots))

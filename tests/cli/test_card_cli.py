@@ -91,3 +91,71 @@ def test_sign_a_file(tmp_path: Path, key: str) -> None:
                    "--out", str(out), "--pin-env", "P", P=pin)
     assert result.returncode == 0, result.stderr
     assert len(out.read_bytes()) == 256
+
+
+# --- --json means JSON on every outcome ---------------------------------------------------------------------
+
+
+def json_error(result: subprocess.CompletedProcess[str]) -> dict:
+    document = json.loads(result.stdout)  # exactly one JSON document, even on failure
+    assert set(document) == {"error"}, document
+    return document["error"]
+
+
+def test_a_wrong_pin_in_json_mode_is_a_json_error_with_tries_left() -> None:
+    result = kiosk("card", "verify", "--sim", str(CARDS / "adult.toml"), "--json", "--pin-env", "P", P="9999")
+    assert result.returncode == 4
+    assert json_error(result) == {"code": "wrong_pin", "message": "wrong auth PIN: 2 tries left", "pin": "auth",
+                                  "remaining": 2}
+    assert "9999" not in result.stdout + result.stderr
+
+
+def test_the_guard_refusal_in_json_mode_names_pin_and_tries() -> None:
+    last = load_profile(CARDS / "last-try.toml")
+    result = kiosk("card", "verify", "--sim", str(CARDS / "last-try.toml"), "--json", "--pin-env", "P",
+                   P=last.pins.auth)
+    assert result.returncode == 3
+    error = json_error(result)
+    assert (error["code"], error["pin"], error["remaining"]) == ("pin_guard", "auth", 1)
+
+
+@pytest.mark.parametrize(("args", "code", "exit_code"), [
+    (("card", "pins", "--sim", "config/cards/no-such-resident.toml"), "profile", 2),
+    (("card", "verify", "--sim", "config/cards/adult.toml", "--pin-env", "UNSET_PIN_VARIABLE"), "pin_input", 2),
+    (("outbox", "status", "--config", "/nonexistent/kiosk.toml"), "config", 2),
+])
+def test_usage_errors_in_json_mode_are_json_errors(args: tuple[str, ...], code: str, exit_code: int) -> None:
+    result = kiosk(*args, "--json")
+    assert result.returncode == exit_code, result.stderr
+    assert json_error(result)["code"] == code
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_reader_in_json_mode_is_a_json_error() -> None:
+    result = kiosk("card", "pins", "--reader", "No Such Reader 42", "--json")
+    assert result.returncode == 3
+    assert json_error(result)["code"] in {"service_unavailable", "no_reader", "no_card"}
+
+
+def test_a_closed_pipe_prints_no_traceback() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (say `head`) is already gone
+    try:
+        result = subprocess.run([str(KIOSK), "card", "pins", "--sim", str(CARDS / "adult.toml"), "--json"],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+                                stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == ""
+
+
+def test_a_tampered_card_is_not_verified_with_the_default_checks() -> None:
+    tampered = load_profile(CARDS / "tampered.toml")
+    result = kiosk("card", "verify", "--sim", str(CARDS / "tampered.toml"), "--json", "--pin-env", "P",
+                   "--card-info-pin-env", "Q", P=tampered.pins.auth, Q=tampered.pins.card_info)
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["verified"] is False
+    failed = {c["name"] for c in document["checks"] if c["status"] == "failed"}
+    assert "basic4_digest" in failed

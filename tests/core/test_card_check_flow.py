@@ -572,6 +572,7 @@ def test_details_with_a_failed_integrity_check_say_so() -> None:
     assert result is not None and result.details is not None
     line = next(c for c in result.checks if c.name == "basic4_digest")
     assert (line.status, line.message_key) == ("failed", "check.basic4_digest.failed")
+    assert result.verified is False  # a failed check is never "valid", required or not
 
 
 def test_hide_details_drops_them() -> None:
