@@ -70,6 +70,11 @@ class ServerSection:
     client_cert: str = ""
     client_key: str = ""
 
+    @property
+    def configured(self) -> bool:
+        """Enough to reach the central server over mutual TLS (URL, CA bundle, client certificate)."""
+        return bool(self.url and self.ca_bundle and self.client_cert and self.client_key)
+
 
 @dataclass(frozen=True)
 class OutboxSection:

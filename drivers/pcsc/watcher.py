@@ -50,46 +50,18 @@ from drivers.pcsc.transport import (
     readers_in,
     release_context,
 )
+from drivers.reader_events import (
+    CardInserted,
+    CardRemoved,
+    ReaderAdded,
+    ReaderRemoved,
+    ServiceLost,
+    ServiceRestored,
+    WatchEvent,
+)
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class ReaderAdded:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderRemoved:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class CardInserted:
-    """A card is in ``reader``. ``atr`` is empty for a mute card (present but not answering)."""
-
-    reader: str
-    atr: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class CardRemoved:
-    reader: str
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceLost:
-    """pcscd is unreachable; ``message`` is the operator-facing explanation (from ``classify``)."""
-
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRestored:
-    pass
-
-
-WatchEvent = ReaderAdded | ReaderRemoved | CardInserted | CardRemoved | ServiceLost | ServiceRestored
 
 _COUNTER_MASK = 0xFFFF0000  # pcsc-lite: upper 16 bits of dwEventState count insertions and removals
 

@@ -10,9 +10,10 @@ Why it is shaped like this:
 * **Reading starts the moment a card is seen.** Recognition and the auth PIN counter come first (the PIN
   pad can appear after ~0.2 s); the certificate read and chain check (the slow part, no PIN needed)
   follow while the resident types — two results of one job (``card``, then ``prefetch``).
-* **Reader events are translated here**: ``drivers.pcsc.CardWatcher`` events (or ``SimulatedTray``'s, the
-  in-process equivalent) become ``ReaderChanged``/``CardInserted``/``CardRemoved``. A small pump thread
-  does it, so a card pulled during a long job is reported at once, not after the job.
+* **Reader events are translated here**: ``drivers.reader_events`` from ``drivers.pcsc.CardWatcher`` (or
+  from ``drivers.sim.tray.SimulatedTray``, the in-process equivalent) become ``ReaderChanged`` /
+  ``CardInserted`` / ``CardRemoved``. A small pump thread does it, so a card pulled during a long job is
+  reported at once, not after the job.
 * **Every insertion is numbered.** A job remembers the insertion it was queued for; if that card is gone
   the job fails with ``CardRemoved`` instead of touching whatever card is in the reader now.
 * **Personal data travels only inside result objects the flow wipes** (``Verdict``, ``CardDetails``);
@@ -25,30 +26,21 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
 
 from drivers import errors
+from drivers import reader_events as watch
 from drivers.mynumber.basic4 import Basic4, parse_basic4, parse_my_number_ef
 from drivers.mynumber.card import MyNumberCard
 from drivers.mynumber.integrity import check_card_info
 from drivers.mynumber.pinpolicy import UNATTENDED, PinPolicy
 from drivers.mynumber.session import zero
-from drivers.mynumber.trust import TrustStore
-from drivers.mynumber.verifier import CardVerifier, RevocationChecker, VerifierConfig
-from drivers.pcsc import watcher as watch
-from drivers.sim.factory import open_simulated_card
-from drivers.sim.faults import FaultPlan, FaultyCard, Icc
-from drivers.sim.profile import BUNDLED_PROFILES
-from drivers.sim.transport import SimTransport
+from drivers.mynumber.verifier import CardVerifier
+from drivers.reader_events import Watcher
 from drivers.transport import Transport
-from kiosk.config import ConfigError, KioskConfig
 from kiosk.core.card_check import JOB_CARD, JOB_DETAILS, JOB_PREFETCH, JOB_VERIFY, CardDetails, CardReady, Prefetched
 from kiosk.core.dispatch import Clock
 from kiosk.core.events import CardInserted, CardRemoved, Event, JobFailed, JobFinished, ReaderChanged
@@ -58,16 +50,6 @@ LOG = logging.getLogger(__name__)
 
 TransportFactory = Callable[[str], Transport]
 VerifierFactory = Callable[[MyNumberCard], CardVerifier]
-
-
-class Watcher(Protocol):
-    """``drivers.pcsc.CardWatcher`` or ``SimulatedTray``: ``watch.*`` events in ``events`` after ``start()``."""
-
-    events: queue.Queue[Any]
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -445,177 +427,4 @@ def _parsed_basic4(ef: bytes | None) -> Basic4 | None:
         return None
 
 
-# --- the simulated tray: in-process cards behind the same events as a real reader -------------------------
-
-
-class _LazyCard:
-    """A profile's card, built on first use — by the card worker when it connects, so a demo "insert"
-    returns at once on the UI thread (building a card image takes about a second)."""
-
-    def __init__(self, source: str | os.PathLike[str], delay: str, faults: FaultPlan | None) -> None:
-        self._source, self._delay, self._faults = source, delay, faults
-        self._lock = threading.Lock()
-        self._icc: Icc | None = None
-
-    def _card(self) -> Icc:
-        with self._lock:
-            if self._icc is None:
-                self._icc = open_simulated_card(self._source, delay=self._delay, faults=self._faults)
-            return self._icc
-
-    @property
-    def atr(self) -> bytes:
-        return self._card().atr
-
-    def power_on(self) -> None:
-        self._card().power_on()
-
-    def power_off(self) -> None:
-        self._card().power_off()
-
-    def reset(self) -> None:
-        self._card().reset()
-
-    def process(self, command: bytes) -> bytes:
-        return self._card().process(command)
-
-
-class SimulatedTray:
-    """A simulated reader with a card slot: the demo/training stand-in for ``CardWatcher`` + ``connect``.
-
-    ``insert`` / ``remove`` / ``unplug`` / ``plug`` put the same events into ``events`` as pcscd would, and
-    ``connect`` (the service's transport factory) talks to the card in the slot. ``profiles()``, ``insert``
-    with a profile name and ``remove`` never block, so the UI's demo tray can call them directly.
-    """
-
-    def __init__(self, reader_name: str = "Simulated reader 0", *, extended: bool = True, delay: str = "off",
-                 profile_folder: str | os.PathLike[str] = BUNDLED_PROFILES) -> None:
-        self.reader_name = reader_name
-        self.extended = extended
-        self.delay = delay
-        self.profile_folder = Path(profile_folder)
-        self.events: queue.Queue[Any] = queue.Queue()
-        self._lock = threading.Lock()
-        self._card: FaultyCard | None = None  # its ``pulled`` flag is the tray's removal
-        self._plugged = True
-        self._started = False
-
-    def start(self) -> None:
-        with self._lock:
-            self._started = True
-            if self._plugged:
-                self.events.put(watch.ReaderAdded(self.reader_name))
-                if self._card is not None:
-                    self.events.put(watch.CardInserted(self.reader_name, self._atr(self._card)))
-
-    def stop(self) -> None:
-        with self._lock:
-            self._started = False
-
-    def profiles(self) -> list[str]:
-        """The synthetic residents that can be inserted by name."""
-        return sorted(path.stem for path in self.profile_folder.glob("*.toml"))
-
-    def insert(self, card: Icc | str | os.PathLike[str], *, delay: str | None = None,
-               faults: FaultPlan | None = None) -> None:
-        """Put a card in: a card object, a profile file, or a profile name from ``profiles()``.
-
-        Profiles are built on the card worker when it first talks to the card (``delay``/``faults`` apply).
-        """
-        if isinstance(card, str | os.PathLike):
-            path = Path(card)
-            if path.suffix != ".toml" and len(path.parts) == 1:
-                path = self.profile_folder / f"{path.name}.toml"
-            icc: Icc = _LazyCard(path, delay or self.delay, faults)
-        else:
-            icc = card
-        with self._lock:
-            if self._card is not None:
-                raise RuntimeError("the tray already holds a card; remove() it first")
-            self._card = FaultyCard(icc, FaultPlan())
-            if self._started and self._plugged:
-                self.events.put(watch.CardInserted(self.reader_name, self._atr(self._card)))
-
-    @staticmethod
-    def _atr(card: FaultyCard) -> bytes:
-        # A card still to be built reports no ATR yet (like a mute card); recognition never uses the ATR.
-        return b"" if isinstance(card.card, _LazyCard) else card.atr
-
-    def remove(self) -> None:
-        with self._lock:
-            card, self._card = self._card, None
-            if card is None:
-                return
-            card.pulled = True
-            if self._started and self._plugged:
-                self.events.put(watch.CardRemoved(self.reader_name))
-
-    def unplug(self) -> None:
-        """The reader's cable is pulled: its card (if any) goes with it, then the reader."""
-        with self._lock:
-            self._plugged = False
-            if self._card is not None:
-                self._card.pulled = True
-                self._card = None
-                self.events.put(watch.CardRemoved(self.reader_name))
-            self.events.put(watch.ReaderRemoved(self.reader_name))
-
-    def plug(self) -> None:
-        with self._lock:
-            self._plugged = True
-            self.events.put(watch.ReaderAdded(self.reader_name))
-
-    def connect(self, reader: str) -> Transport:
-        with self._lock:
-            if not self._plugged or reader != self.reader_name:
-                raise errors.NoReader(f"no simulated reader named {reader!r}")
-            if self._card is None:
-                raise errors.NoCard("the simulated tray is empty")
-            card = self._card
-        return SimTransport(card, self.reader_name, self.extended)  # outside the lock: may build the card
-
-
-# --- wiring from the configuration ---------------------------------------------------------------------------
-
-
-def trust_store_from_config(config: KioskConfig) -> TrustStore:
-    """The configured trust folder; with the simulator and no folder, the generated test PKI."""
-    folder = config.verification.trust_store
-    if folder:
-        return TrustStore.from_directory(config.resolve(folder))
-    if not config.simulator.enabled:
-        where = config.source or "the configuration"
-        raise ConfigError(f"{where}: verification.trust_store must name the folder with the J-LIS CA certificates")
-    from drivers.sim import pki  # test PKI: only for the simulator
-
-    with tempfile.TemporaryDirectory(prefix="kiosk-test-trust-") as generated:  # loaded into memory, then gone
-        pki.write_trust_store(generated)
-        return TrustStore.from_directory(generated)
-
-
-def verifier_factory_from_config(config: KioskConfig, *, trust: TrustStore | None = None,
-                                 revocation: RevocationChecker | None = None) -> VerifierFactory:
-    """``card → CardVerifier`` with the configured trust, required checks and renewal window.
-
-    ``revocation``: e.g. ``CentralRevocationChecker(CentralClient.from_config(config))`` — a client of its
-    own, since it is used on the card worker thread. None: revocation is "not checked".
-    """
-    store = trust if trust is not None else trust_store_from_config(config)
-    settings = VerifierConfig(required=frozenset(config.verification.required_checks),
-                              renewal_months=config.verification.renewal_months)
-
-    def make(card: MyNumberCard) -> CardVerifier:
-        return CardVerifier(card, store, config=settings, revocation=revocation)
-
-    return make
-
-
-__all__ = [
-    "CardService",
-    "SimulatedTray",
-    "TransportFactory",
-    "VerifierFactory",
-    "Watcher",
-    "trust_store_from_config",
-    "verifier_factory_from_config",
-]
+__all__ = ["CardService", "TransportFactory", "VerifierFactory"]

@@ -462,25 +462,8 @@ class Outbox:
     # --- staff's side ---------------------------------------------------------------------------------
 
     def status(self) -> OutboxStatus:
-        now = self.clock()
         with self._read() as db:
-            depth, oldest = db.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM items WHERE state = 'queued'").fetchone()
-            delivered = db.execute("SELECT COUNT(*) FROM items WHERE state = 'delivered'").fetchone()[0]
-            dead_rows = db.execute(
-                "SELECT id, seq, kind, created_at, attempts, last_error FROM items WHERE state = 'dead'"
-                " ORDER BY seq").fetchall()
-            meta = dict(db.execute(
-                "SELECT name, value FROM meta WHERE name IN ('last_error', 'last_error_at')").fetchall())
-        dead = tuple(DeadItem(r[0], local_number(r[1]), r[2], r[3], r[4], r[5]) for r in dead_rows)
-        return OutboxStatus(
-            depth=depth,
-            oldest_age_seconds=None if oldest is None else max(0.0, now - oldest),
-            dead=dead,
-            delivered=delivered,
-            last_error=meta.get("last_error"),
-            last_error_at=float(meta["last_error_at"]) if "last_error_at" in meta else None,
-        )
+            return _status_of(db, self.clock())
 
     def flush_now(self) -> int:
         """Cut every backoff short (leases of items in flight are respected); returns how many items."""
@@ -505,6 +488,40 @@ class Outbox:
         """Fold the WAL into the database and truncate it (old page images leave the -wal file)."""
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _status_of(db: sqlite3.Connection, now: float) -> OutboxStatus:
+    """Counts and ages only: no payload is read, so this needs no key (``peek_status`` relies on it)."""
+    depth, oldest = db.execute("SELECT COUNT(*), MIN(created_at) FROM items WHERE state = 'queued'").fetchone()
+    delivered = db.execute("SELECT COUNT(*) FROM items WHERE state = 'delivered'").fetchone()[0]
+    dead_rows = db.execute(
+        "SELECT id, seq, kind, created_at, attempts, last_error FROM items WHERE state = 'dead' ORDER BY seq"
+    ).fetchall()
+    meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('last_error', 'last_error_at')").fetchall())
+    dead = tuple(DeadItem(r[0], local_number(r[1]), r[2], r[3], r[4], r[5]) for r in dead_rows)
+    return OutboxStatus(
+        depth=depth,
+        oldest_age_seconds=None if oldest is None else max(0.0, now - oldest),
+        dead=dead,
+        delivered=delivered,
+        last_error=meta.get("last_error"),
+        last_error_at=float(meta["last_error_at"]) if "last_error_at" in meta else None,
+    )
+
+
+def peek_status(path: str | Path, *, clock: Callable[[], float] = time.time) -> OutboxStatus | None:
+    """The status of the outbox at ``path`` opened read-only (no key, nothing created); None if there is
+    no outbox there yet. For ``kiosk doctor``, which must not change what it inspects."""
+    location = Path(path)
+    if not location.exists():
+        return None
+    conn = sqlite3.connect(f"{location.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        return _status_of(conn, clock())
+    except sqlite3.DatabaseError as exc:
+        raise OutboxError(f"{location}: not a readable outbox ({exc})") from exc
+    finally:
+        conn.close()
 
 
 def open_outbox(config: Any) -> Outbox:

@@ -12,7 +12,7 @@ first, so the defaults below are in place before any Kivy import that goes throu
   refuses (residents must not close it) — so ``systemctl stop`` would hang. The runtime handles the
   signals itself and stops the app cleanly.
 
-Nothing here imports Kivy, so importing ``kiosk.ui`` (or ``kiosk.ui.runtime``) from the CLI stays cheap.
+Nothing here imports Kivy, so importing ``kiosk.ui`` (or ``kiosk.app.wiring``) from the CLI stays cheap.
 """
 
 from __future__ import annotations

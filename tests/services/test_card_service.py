@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 
 from drivers import errors
+from drivers import reader_events as watch
 from drivers.mynumber import aids
 from drivers.mynumber.certificates import parse_certificate
 from drivers.mynumber.trust import TrustStore
 from drivers.mynumber.verifier import DEFAULT_REQUIRED, CardVerifier, RevocationUnavailable
-from drivers.pcsc import watcher as watch
 from drivers.sim.card import SimulatedCard
 from drivers.sim.faults import REAL_CARD, FaultPlan, FaultyCard
 from drivers.sim.profile import profile_certificates
+from drivers.sim.tray import SimulatedTray
+from kiosk.app.wiring import trust_store_from_config, verifier_factory_from_config
 from kiosk.config import ConfigError, KioskConfig, SimulatorSection, VerificationSection, parse_config
 from kiosk.core.card_check import JOB_CARD, JOB_DETAILS, JOB_PREFETCH, JOB_VERIFY, CardCheckFlow
 from kiosk.core.dispatch import MonotonicClock, SyncDispatcher
@@ -42,12 +44,7 @@ from kiosk.core.events import (
     ShowDetails,
 )
 from kiosk.core.view import Screen, ViewState
-from kiosk.services.card_service import (
-    CardService,
-    SimulatedTray,
-    trust_store_from_config,
-    verifier_factory_from_config,
-)
+from kiosk.services.card_service import CardService
 from kiosk.services.central import CertificateStatus
 from kiosk.services.errors import Rejected, ServerTimeout, ServerUnreachable
 from kiosk.services.revocation_client import CentralRevocationChecker

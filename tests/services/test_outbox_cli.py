@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import outbox_cmd
+from kiosk.app.cli import outbox_cmd
 from kiosk.config import load_config
 from kiosk.services.errors import Rejected
 from kiosk.services.outbox import Delivered, OutboxItem, flusher_from_config, open_outbox

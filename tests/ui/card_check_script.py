@@ -12,9 +12,9 @@ from typing import Any
 from kivy.clock import Clock
 
 from drivers.mynumber.verifier import RevocationAnswer
+from kiosk.app.wiring import Runtime
 from kiosk.core.view import ReaderState, Screen
 from kiosk.ui.frames import settle
-from kiosk.ui.runtime import Runtime
 from tests.ui.helpers import find, tap
 
 ADULT_PIN = "1234"  # config/cards/adult.toml (synthetic resident)

@@ -2,7 +2,7 @@
 
 Kivy reads its environment once, at ``import kivy``, and opens one window per process. pytest imports
 this file when it collects ``tests/ui`` — before any test module here — so the environment below is in
-place unless something imported Kivy earlier in the session (no other tier does: ``kiosk.ui.runtime`` and
+place unless something imported Kivy earlier in the session (no other tier does: ``kiosk.app.wiring`` and
 ``kiosk.ui.tour`` import Kivy only inside functions). The guard below turns such an ordering mistake into
 a clear error instead of tests that write ``~/.kivy`` or open a real window.
 """

@@ -29,9 +29,9 @@ def main() -> int:
     from kiosk.ui.tour import PORTRAIT, prepare_offscreen
 
     prepare_offscreen(PORTRAIT)
+    from kiosk.app.wiring import build_runtime
     from kiosk.config import load_config
     from kiosk.ui.frames import FrameScript
-    from kiosk.ui.runtime import build_runtime
     from tests.ui.card_check_script import FrameLog, GoodRevocation, card_check
 
     runtime = build_runtime(load_config(), demo=True, delay=args.delay, speaker=None, staff_hash="",

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from kiosk.app.wiring import build_runtime
 from kiosk.config import load_config
 from kiosk.core.view import Screen
 from kiosk.ui.frames import FrameScript
-from kiosk.ui.runtime import build_runtime
 from tests.ui.card_check_script import FrameLog, GoodRevocation, card_check
 
 pytestmark = pytest.mark.ui

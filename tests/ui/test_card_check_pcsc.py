@@ -11,11 +11,11 @@ import pytest
 from drivers.sim.card import SimulatedCard
 from drivers.sim.profile import load_card_image
 from drivers.sim.vpicc import VpiccServer
+from kiosk.app.wiring import build_runtime
 from kiosk.config import load_config
 from kiosk.core.view import ReaderState, Screen
 from kiosk.services import pcscd
 from kiosk.ui.frames import FrameScript, settle
-from kiosk.ui.runtime import build_runtime
 from tests.conftest import REPO
 from tests.ui.card_check_script import ADULT_PIN, WAIT_FRAMES, GoodRevocation, on
 from tests.ui.helpers import tap

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from drivers.sim.profile import load_profile
+from kiosk.app.wiring import build_runtime
 from kiosk.config import load_config
 from kiosk.core.view import Screen
 from kiosk.ui.frames import FrameScript, settle
-from kiosk.ui.runtime import build_runtime
 from tests.conftest import REPO
 from tests.ui.card_check_script import WAIT_FRAMES, FrameLog, GoodRevocation, card_check, on
 from tests.ui.helpers import tap

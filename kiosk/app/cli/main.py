@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from kiosk.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
+from kiosk.app.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
 
 
 class StrictParser(argparse.ArgumentParser):

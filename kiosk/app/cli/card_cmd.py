@@ -10,7 +10,7 @@ from drivers.errors import CardError
 from drivers.mynumber.probe import describe_atr, is_my_number_card, probe_applications
 from drivers.sim.profile import ProfileError
 from drivers.transport import Transport
-from kiosk.cli.output import EXIT_USAGE, emit_json, fail, fail_card
+from kiosk.app.cli.output import EXIT_USAGE, emit_json, fail, fail_card
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_card_source(probe)
     probe.add_argument("--json", action="store_true")
     probe.set_defaults(handler=probe_card)
-    from kiosk.cli import card_ops
+    from kiosk.app.cli import card_ops
 
     card_ops.register(sub)
 

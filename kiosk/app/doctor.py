@@ -118,14 +118,52 @@ def _reader_finding(state, probe: bool) -> Finding:
                    "insert a My Number card", data=data)
 
 
+STALE_OUTBOX_SECONDS = 3600.0  # an application waiting longer than this means the server is not reached
+
+
+def check_outbox(config: KioskConfig | None) -> Finding | None:
+    """Applications and handovers waiting for the central server: depth, oldest age, refused items."""
+    from kiosk.services.outbox import OutboxError, peek_status
+
+    if config is None:
+        return None
+    path = config.resolve(config.outbox.path)
+    try:
+        status = peek_status(path)
+    except OutboxError as exc:
+        return Finding("outbox", FAIL, str(exc), "restore the outbox from its backup, or move it aside")
+    central = config.server.configured
+    if status is None:
+        detail = f"{path}: empty (created when the first application is queued)"
+        if not central:
+            return Finding("outbox", WARN, detail + "; no central server configured, nothing would be sent",
+                           "set [server] url, ca_bundle, client_cert and client_key")
+        return Finding("outbox", OK, detail, data={"depth": 0, "oldest_age_seconds": None, "dead": 0})
+    data = {"depth": status.depth, "oldest_age_seconds": status.oldest_age_seconds, "dead": len(status.dead),
+            "last_error": status.last_error}
+    age = status.oldest_age_seconds
+    detail = f"{path}: {status.depth} waiting" + (f", oldest {age / 60:.0f} min" if age is not None else "")
+    detail += f", {len(status.dead)} refused by the server"
+    if status.dead:
+        return Finding("outbox", WARN, detail, "staff: `kiosk outbox status` lists the refused items", data=data)
+    if age is not None and age > STALE_OUTBOX_SECONDS:
+        why = f" (last error: {status.last_error})" if status.last_error else ""
+        return Finding("outbox", WARN, detail + why, "check the network and the central server; "
+                       "`kiosk outbox flush` retries at once", data=data)
+    if not central and status.depth:
+        return Finding("outbox", WARN, detail + "; no central server configured",
+                       "set [server] url, ca_bundle, client_cert and client_key", data=data)
+    return Finding("outbox", OK, detail, data=data)
+
+
 def run_checks(config_path: str | None = None, probe: bool = True,
                extra: list[Callable[[], Finding]] | None = None) -> list[Finding]:
     config_finding, config = check_config(config_path)
     findings = [config_finding, check_fonts(), check_pcscd()]
-    vpcd = check_vpcd(config)
-    if vpcd is not None:
-        findings.append(vpcd)
-    if findings[2].status == OK:
+    for optional in (check_vpcd(config), check_outbox(config)):
+        if optional is not None:
+            findings.append(optional)
+    if findings[2].status == OK:  # pcscd
         findings.extend(check_readers(probe))
     for check in extra or []:
         findings.append(check())

@@ -22,9 +22,9 @@ from drivers.mynumber.pinpolicy import POLICIES
 from drivers.mynumber.trust import TrustStore
 from drivers.mynumber.verifier import ALL_CHECKS, DEFAULT_REQUIRED, CardVerifier, VerifierConfig
 from drivers.sim.profile import ProfileError
-from kiosk.cli.card_cmd import add_card_source, open_transport
-from kiosk.cli.output import EXIT_USAGE, emit_json, fail, fail_card
-from kiosk.cli.pin_input import PinInputError, read_pin
+from kiosk.app.cli.card_cmd import add_card_source, open_transport
+from kiosk.app.cli.output import EXIT_USAGE, emit_json, fail, fail_card
+from kiosk.app.cli.pin_input import PinInputError, read_pin
 
 PIN_REFS = {"auth": aids.AUTH_PIN, "sign": aids.SIGN_PIN, "card_info": aids.CARD_INFO_PIN, "juki": aids.JUKI_PIN}
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from drivers.errors import CardError
 from drivers.sim.profile import ProfileError
-from kiosk.cli.doctor_cmd import print_findings
-from kiosk.cli.output import EXIT_USAGE, emit_json, error, fail
+from kiosk.app.cli.doctor_cmd import print_findings
+from kiosk.app.cli.output import EXIT_USAGE, emit_json, error, fail
+from kiosk.app.doctor import FAIL, run_checks
 from kiosk.config import ConfigError, KioskConfig, load_config
-from kiosk.doctor import FAIL, run_checks
 from kiosk.services import pcscd
 
 CARD_VISIBLE_TIMEOUT = 5.0
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.once:
         return run_checks_once(args)
-    from kiosk.ui.runtime import display_problem
+    from kiosk.ui.window import display_problem
 
     problem = display_problem()
     if problem is not None:
@@ -62,8 +62,8 @@ def run_ui(args: argparse.Namespace) -> int:
     """The kiosk window with the simulated tray, talking to the local reference server."""
     import dataclasses
 
-    from kiosk.local_central import start_local_central
-    from kiosk.ui.runtime import run_app
+    from kiosk.app.local_central import start_local_central
+    from kiosk.app.wiring import run_app
 
     try:
         config = load_config(args.config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kiosk.cli.output import error
+from kiosk.app.cli.output import error
 from kiosk.config import REPO_ROOT, ConfigError, load_config
 
 PRODUCTION_CONFIG = REPO_ROOT / "config" / "kiosk.toml"
@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
-    from kiosk.ui.runtime import run_app
+    from kiosk.app.wiring import run_app
 
     return run_app(config, demo=False)

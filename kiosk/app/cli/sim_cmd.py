@@ -10,7 +10,7 @@ from drivers.sim.factory import open_simulated_card
 from drivers.sim.faults import DELAY_PRESETS, FaultPlan
 from drivers.sim.profile import ProfileError
 from drivers.sim.vpicc import VpiccServer
-from kiosk.cli.output import error
+from kiosk.app.cli.output import error
 from kiosk.services import pcscd
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from kiosk.cli.output import EXIT_USAGE, emit_json, fail
+from kiosk.app.cli.output import EXIT_USAGE, emit_json, fail
 from kiosk.config import ConfigError, KioskConfig, load_config
 from kiosk.services.at_rest import KeyFileError
 from kiosk.services.central import CentralClient

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from kiosk.cli.output import MARKS, emit_json
-from kiosk.doctor import FAIL, run_checks
+from kiosk.app.cli.output import MARKS, emit_json
+from kiosk.app.doctor import FAIL, run_checks
 
 
 def register(commands: argparse._SubParsersAction) -> None:

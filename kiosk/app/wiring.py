@@ -1,10 +1,14 @@
-"""Wiring the kiosk app from a ``KioskConfig``: flow + card service + Kivy app, and the CLI entry points.
+"""The composition root: one ``KioskConfig`` in, the running kiosk out — readers, services, flows, UI.
 
-``run_app(config, demo)`` is what ``kiosk run`` / ``kiosk demo`` call; ``render_tour`` is ``kiosk demo
---tour DIR``. This module imports Kivy only inside functions, after the window has been configured
-(size, full screen, offscreen): Kivy reads that configuration once, when its window module is imported.
+This package (``kiosk.app``) is the only place that knows every part at once: it picks the readers
+(``drivers.pcsc`` or the simulated tray of ``drivers.sim``), builds the card service with its verifier,
+opens the outbox and starts its flusher, creates the flows and hands them to the Kivy app. Nothing
+imports ``kiosk.app`` (an import contract in ``pyproject.toml`` checks it); the console script enters here.
 
-- run mode: PC/SC readers (``drivers.pcsc``: ``CardWatcher`` + ``connect``), full screen, no cursor.
+Kivy is imported only inside functions, after ``kiosk.ui.window.configure_window``: Kivy reads its window
+configuration once, when its window module is imported.
+
+- run mode: PC/SC readers (``CardWatcher`` + ``connect``), full screen, no cursor.
 - demo mode: an in-process simulated reader (``SimulatedTray``) and the demo tray in the header to put
   synthetic residents on it; a window at half the kiosk panel's size with the same layout.
 """
@@ -12,105 +16,18 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.config import KioskConfig
-from kiosk.ui.tour import render_tour
+from kiosk.config import ConfigError, KioskConfig
 
 LOG = logging.getLogger(__name__)
 
-EXIT_NO_DISPLAY = 3
-PANEL_SIZE = (1080, 1920)  # the kiosk's portrait panel
-DEMO_SCALE = 0.5  # demo window: the same layout at half size, so it fits a laptop screen
 TICK_SECONDS = 0.5  # how often the flow learns the time (idle warning countdown, time-outs)
-
-HOW_TO_PROCEED = """\
-  - on the kiosk itself: start it from the graphical session, or choose an SDL video driver,
-    e.g. SDL_VIDEODRIVER=kmsdrm for a console without X/Wayland;
-  - to look at every screen without a display: kiosk demo --tour DIR (PNG files);
-  - to run the UI headless (tests, CI): SDL_VIDEODRIVER=offscreen."""
-NO_DISPLAY_HELP = ("kiosk: no display to open the kiosk window on (neither DISPLAY nor WAYLAND_DISPLAY is set).\n"
-                   + HOW_TO_PROCEED)
-WINDOW_FAILED_HELP = ("kiosk: the kiosk window could not be opened: the display in DISPLAY/WAYLAND_DISPLAY does not "
-                      "answer, or there is no OpenGL.\n" + HOW_TO_PROCEED)
-
-
-def display_problem(environ: dict[str, str] | None = None, platform: str = sys.platform) -> str | None:
-    """Why no window can be opened (a message for the operator), or None when one can be tried."""
-    env = os.environ if environ is None else environ
-    if not platform.startswith("linux") or env.get("SDL_VIDEODRIVER"):
-        return None
-    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
-        return None
-    return NO_DISPLAY_HELP
-
-
-def configure_window(demo: bool, *, size: tuple[int, int] | None = None, fullscreen: bool | None = None) -> None:
-    """Kivy settings that must be in place before its window module is imported."""
-    import kiosk.ui  # noqa: F401 - Kivy environment defaults
-
-    if demo and "KIVY_METRICS_DENSITY" not in os.environ and size is None:
-        os.environ["KIVY_METRICS_DENSITY"] = str(DEMO_SCALE)
-    from kivy.config import Config
-
-    width, height = size or ((int(PANEL_SIZE[0] * DEMO_SCALE), int(PANEL_SIZE[1] * DEMO_SCALE)) if demo
-                             else PANEL_SIZE)
-    Config.set("graphics", "width", str(width))
-    Config.set("graphics", "height", str(height))
-    full = (not demo) if fullscreen is None else fullscreen
-    Config.set("graphics", "fullscreen", "auto" if full else "0")
-    Config.set("graphics", "borderless", "1" if full else "0")
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("kivy", "pause_on_minimize", "0")
-    # Touch panels also send emulated mouse events: without this, one touch could press twice, and a
-    # right click would leave Kivy's multitouch-emulation dots on screen.
-    Config.set("input", "mouse", "mouse,disable_multitouch,disable_on_activity")
-
-
-def window_opened() -> bool:
-    """Import Kivy's window (this opens it) and check that it is on a real display.
-
-    Two silent failures are caught: Kivy leaves ``Window`` None when no provider works (no OpenGL), and
-    SDL, when DISPLAY names no running server, quietly falls back to its *offscreen* driver — the kiosk
-    would then run invisibly. Offscreen is accepted only when it was asked for.
-    """
-    try:
-        from kivy.core.window import Window
-    except SystemExit:
-        return False
-    if Window is None:
-        return False
-    driver = sdl_video_driver()
-    return not (driver == "offscreen" and os.environ.get("SDL_VIDEODRIVER") != "offscreen")
-
-
-def sdl_video_driver() -> str | None:
-    """The SDL video driver in use (``x11``, ``wayland``, ``kmsdrm``, ``offscreen``…), None if unknown.
-
-    Kivy does not expose it; the SDL library Kivy loaded (bundled in the wheel's ``Kivy.libs``, else the
-    system's) is asked directly — the same shared object, so the same SDL state.
-    """
-    import ctypes
-    import ctypes.util
-    from pathlib import Path
-
-    import kivy
-
-    bundled = sorted((Path(kivy.__file__).resolve().parent.parent / "Kivy.libs").glob("libSDL2-2*.so*"))
-    name = str(bundled[0]) if bundled else ctypes.util.find_library("SDL2")
-    if not name:
-        return None
-    try:
-        sdl = ctypes.CDLL(name)
-        sdl.SDL_GetCurrentVideoDriver.restype = ctypes.c_char_p
-        driver = sdl.SDL_GetCurrentVideoDriver()
-    except (OSError, AttributeError):
-        return None
-    return driver.decode("ascii", "replace") if driver else None
+EXIT_CONFIG = 2
 
 
 @dataclass
@@ -124,6 +41,8 @@ class Runtime:
     tray: Any  # SimulatedTray in demo mode, else None
     app: Any  # kiosk.ui.app.KioskApp
     clock: Any
+    outbox: Any = None  # kiosk.services.outbox.Outbox, when a central server is configured
+    flusher: Any = None  # its network worker
     _ticker: Any = None
 
     def start(self) -> None:
@@ -132,16 +51,24 @@ class Runtime:
         from kiosk.core.events import Tick
 
         self.service.start()
+        if self.flusher is not None:
+            self.flusher.start()
         self._ticker = Clock.schedule_interval(lambda _dt: self.dispatcher.post(Tick(self.clock.now())),
                                                TICK_SECONDS)
 
     def stop(self) -> None:
+        """Stop everything that runs and join its threads: ticker, card worker, flusher, then the outbox."""
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
         self.service.stop()
         if self.tray is not None:
             self.tray.stop()
+        if self.flusher is not None:
+            self.flusher.stop()
+            self.flusher.join()
+        if self.outbox is not None:
+            self.outbox.close()
 
 
 class DemoCards:
@@ -164,8 +91,7 @@ class DemoCards:
 def revocation_from_config(config: KioskConfig) -> Any:
     """The central server answers revocation when the configuration says how to reach it; else None
     (the check is then "not checked", and a configuration that requires it never shows "verified")."""
-    server = config.server
-    if not (server.ca_bundle and server.client_cert and server.client_key):
+    if not config.server.configured:
         LOG.info("no central server configured: certificate revocation will be 'not checked'")
         return None
     from kiosk.services.central import CentralClient
@@ -174,16 +100,75 @@ def revocation_from_config(config: KioskConfig) -> Any:
     return CentralRevocationChecker(CentralClient.from_config(config))  # its own client: card-worker thread
 
 
+def trust_store_from_config(config: KioskConfig) -> Any:
+    """The configured trust folder; with the simulator and no folder, the generated test PKI."""
+    from drivers.mynumber.trust import TrustStore
+
+    folder = config.verification.trust_store
+    if folder:
+        return TrustStore.from_directory(config.resolve(folder))
+    if not config.simulator.enabled:
+        where = config.source or "the configuration"
+        raise ConfigError(f"{where}: verification.trust_store must name the folder with the J-LIS CA certificates")
+    from drivers.sim import pki  # test PKI: only for the simulator
+
+    with tempfile.TemporaryDirectory(prefix="kiosk-test-trust-") as generated:  # loaded into memory, then gone
+        pki.write_trust_store(generated)
+        return TrustStore.from_directory(generated)
+
+
+def verifier_factory_from_config(config: KioskConfig, *, trust: Any = None, revocation: Any = None) -> Any:
+    """``card → CardVerifier`` with the configured trust, required checks and renewal window.
+
+    ``revocation``: e.g. ``CentralRevocationChecker(CentralClient.from_config(config))`` — a client of its
+    own, since it is used on the card worker thread. None: revocation is "not checked".
+    """
+    from drivers.mynumber.verifier import CardVerifier, VerifierConfig
+
+    store = trust if trust is not None else trust_store_from_config(config)
+    settings = VerifierConfig(required=frozenset(config.verification.required_checks),
+                              renewal_months=config.verification.renewal_months)
+
+    def make(card: Any) -> CardVerifier:
+        return CardVerifier(card, store, config=settings, revocation=revocation)
+
+    return make
+
+
+def outbox_and_flusher(config: KioskConfig) -> tuple[Any, Any]:
+    """The outbox and its flusher thread (not started), or (None, None) without a central server.
+
+    Without a server nothing could ever be delivered, so nothing is opened; the doctor says so.
+    """
+    if not config.server.configured:
+        LOG.warning("no central server configured: applications would wait in the outbox forever")
+        return None, None
+    from kiosk.services.at_rest import KeyFileError
+    from kiosk.services.outbox import OutboxError, flusher_from_config, open_outbox
+
+    try:
+        outbox = open_outbox(config)
+    except (KeyFileError, OutboxError) as exc:
+        raise ConfigError(f"{config.source or 'the configuration'}: the outbox cannot be opened: {exc}") from exc
+    try:
+        return outbox, flusher_from_config(config, outbox)
+    except BaseException:
+        outbox.close()
+        raise
+
+
 def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, speaker: Any = "auto",
-                  fullscreen: bool = False, staff_hash: str | None = None, revocation: Any = "auto") -> Runtime:
+                  fullscreen: bool = False, staff_hash: str | None = None, revocation: Any = "auto",
+                  deliver: bool | None = None) -> Runtime:
     """Build (not start) the app and its services; Kivy's window must be configured already.
 
     ``delay``: the simulated card's timing preset in demo mode ("off", "real-card"; default: config).
     ``revocation``: a ``RevocationChecker``, None, or "auto" (``revocation_from_config``).
+    ``deliver``: open the outbox and run its flusher (None: when a central server is configured).
     """
     from kiosk.core.card_check import CardCheckFlow
     from kiosk.core.dispatch import MonotonicClock
-    from kiosk.services.card_service import CardService, SimulatedTray, verifier_factory_from_config
+    from kiosk.services.card_service import CardService
     from kiosk.ui.app import KioskApp, KivyDispatcher
     from kiosk.ui.speech import Speaker
     from kiosk.ui.staff import StaffExitGuard, configured_hash
@@ -192,6 +177,8 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     dispatcher = KivyDispatcher()
     tray = None
     if demo:
+        from drivers.sim.tray import SimulatedTray
+
         tray = SimulatedTray(delay=delay if delay is not None else config.simulator.delay)
         transport_factory, watcher = tray.connect, tray
     else:
@@ -203,6 +190,7 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     service = CardService(transport_factory, dispatcher.post,
                           verifier_factory=verifier_factory_from_config(config, revocation=checker),
                           watcher=watcher, clock=clock, readers=config.card.readers)
+    outbox, flusher = outbox_and_flusher(config) if deliver is not False else (None, None)
     kiosk_id = config.kiosk.id
 
     def call_staff() -> None:
@@ -221,11 +209,13 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         languages=config.kiosk.languages,
         fullscreen=fullscreen,
     )
-    return Runtime(config, dispatcher, flow, service, tray, app, clock)
+    return Runtime(config, dispatcher, flow, service, tray, app, clock, outbox, flusher)
 
 
 def run_app(config: KioskConfig, demo: bool) -> int:
     """Run the kiosk until staff exit it. Returns the process exit code (non-zero: could not start)."""
+    from kiosk.ui.window import EXIT_NO_DISPLAY, WINDOW_FAILED_HELP, configure_window, display_problem, window_opened
+
     problem = display_problem()
     if problem is not None:
         print(problem, file=sys.stderr)
@@ -234,7 +224,11 @@ def run_app(config: KioskConfig, demo: bool) -> int:
     if not window_opened():
         print(WINDOW_FAILED_HELP, file=sys.stderr)
         return EXIT_NO_DISPLAY
-    runtime = build_runtime(config, demo, fullscreen=not demo)
+    try:
+        runtime = build_runtime(config, demo, fullscreen=not demo)
+    except (ConfigError, OSError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if demo:
         print("kiosk demo: use the header's 'デモ / Demo' button to put a sample card on the reader; "
               "staff exit: hold the top-left corner 3 s, PIN 000000 (unless a staff hash is configured)",
@@ -263,5 +257,5 @@ def _stop_on_signals(app: Any) -> dict[int, Any]:
     return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
 
 
-__all__ = ["DemoCards", "Runtime", "build_runtime", "configure_window", "display_problem", "render_tour",
-           "revocation_from_config", "run_app"]
+__all__ = ["DemoCards", "Runtime", "build_runtime", "outbox_and_flusher",
+           "revocation_from_config", "run_app", "trust_store_from_config", "verifier_factory_from_config"]
