@@ -2,19 +2,79 @@
 
 Unknown sections or keys are errors (a typo must not silently fall back to a default), and the message
 names the file, the key, what was expected and the closest valid key.
+
+This module is also the one place that decides where files are, so that an installed kiosk works like a
+checkout and never writes into its own package:
+
+* the shipped configuration files (``DEFAULTS_DIR``): package data of ``kiosk.defaults``, found through
+  ``importlib.resources``; in a checkout its files are links to the repository's ``config/`` folder and
+  resolve to it;
+* state (outbox, demo PKI, demo server database): ``state_dir()``; a config names it as ``{state}/...``;
+* other relative paths in a config file are relative to that file's folder.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+# The checkout's root when running from one; for an installed kiosk this is site-packages, so nothing
+# may be looked up relative to it (use DEFAULTS_DIR and state_dir()).
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "config" / "demo.toml"
+
+DEFAULTS_PACKAGE = "kiosk.defaults"
+STATE = "{state}"  # a config path starting with this is inside state_dir()
+STATE_ENV = "KIOSK_STATE_DIR"
+STATE_FOLDER_NAME = "mynumber-kiosk"
+
+
+def _defaults_dir() -> Path:
+    """The folder of the shipped configuration files: config/ in a checkout, kiosk/defaults installed.
+
+    The package's files are links to config/ in a checkout; resolving one names the documented folder,
+    so messages and relative paths there read as before.
+    """
+    folder = resources.files(DEFAULTS_PACKAGE)
+    if not isinstance(folder, Path):  # a zipped install: files have no path the kiosk could show or open
+        raise RuntimeError(f"{DEFAULTS_PACKAGE} is not on the file system ({folder}); install the kiosk unpacked")
+    return (folder / "demo.toml").resolve().parent
+
+
+DEFAULTS_DIR = _defaults_dir()
+DEFAULT_CONFIG = DEFAULTS_DIR / "demo.toml"
+PRODUCTION_CONFIG = DEFAULTS_DIR / "kiosk.toml"
+
+
+def running_from_checkout() -> bool:
+    """True when this kiosk package is the repository's own source folder, not an installed copy."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "config" / "demo.toml").is_file()
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the kiosk's state goes (``{state}`` in a config): writable, never inside the package.
+
+    ``$KIOSK_STATE_DIR`` when set; from a checkout the repository's git-ignored ``var/`` folder (as
+    always); installed, ``$XDG_STATE_HOME/mynumber-kiosk``, by default ``~/.local/state/mynumber-kiosk``.
+    Not created here: whoever writes first creates it (the outbox with mode 0700).
+    """
+    env = os.environ if environ is None else environ
+    override = env.get(STATE_ENV, "").strip()
+    if override:
+        return Path(override).expanduser().absolute()
+    if running_from_checkout():
+        return REPO_ROOT / "var"
+    xdg = env.get("XDG_STATE_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative value is invalid and ignored
+        return Path(xdg) / STATE_FOLDER_NAME
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".local" / "state" / STATE_FOLDER_NAME
 
 
 class ConfigError(ValueError):
@@ -79,10 +139,10 @@ class ServerSection:
 @dataclass(frozen=True)
 class OutboxSection:
     # Where applications wait for the network: SQLite (WAL; -wal and -shm files appear beside it).
-    path: str = "../var/outbox.sqlite3"
+    path: str = f"{STATE}/outbox.sqlite3"
     # "file": a 0600 key file, created on first use; "keyring": the OS keyring (needs the keyring package).
     key_source: str = "file"
-    key_file: str = "../var/outbox.key"
+    key_file: str = f"{STATE}/outbox.key"
     # Retries: exponential backoff with full jitter between these bounds.
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 300.0
@@ -106,6 +166,14 @@ class VerificationSection:
 
 
 @dataclass(frozen=True)
+class StaffCallSection:
+    # "Call staff" always goes to the central server; these reach someone locally too (kiosk.services.staff_call).
+    hook_command: tuple[str, ...] = ()  # argv run without a shell; env KIOSK_ID, STAFF_CALL=call|cancel
+    webhook_url: str = ""  # https:// only; gets a POST of {"kiosk_id", "event", "at"}
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     kiosk: KioskSection = field(default_factory=KioskSection)
     card: CardSection = field(default_factory=CardSection)
@@ -115,13 +183,21 @@ class KioskConfig:
     server: ServerSection = field(default_factory=ServerSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
+    staff_call: StaffCallSection = field(default_factory=StaffCallSection)
     source: Path | None = None
 
     def resolve(self, relative: str) -> Path:
-        """Paths in a config file are relative to that file's folder."""
-        base = self.source.parent if self.source else REPO_ROOT / "config"
+        """A path from the config: ``{state}/...`` is inside state_dir(); any other relative path is
+        relative to the config file's folder, so a file and the inputs it names can move together."""
+        if _is_state_path(relative):
+            return state_dir() / relative[len(STATE):].lstrip("/")
+        base = self.source.parent if self.source else DEFAULTS_DIR
         path = Path(relative)
         return path if path.is_absolute() else (base / path)
+
+
+def _is_state_path(value: str) -> bool:
+    return value == STATE or value.startswith(STATE + "/")
 
 
 _CHOICES = {
@@ -189,6 +265,9 @@ def _section(where: str, name: str, cls: type, values: dict[str, Any]) -> Any:
         if key not in known:
             raise ConfigError(_unknown(where, f"{name}.{key}", [f"{name}.{k}" for k in known], "key"))
         out[key] = _coerce(where, f"{name}.{key}", hints[key], value)
+        if isinstance(value, str) and STATE in value and not _is_state_path(value):
+            raise ConfigError(f"{where}: {name}.{key} = {value!r}: {STATE} may only begin a path, "
+                              f"as in \"{STATE}/outbox.sqlite3\"")
         choices = _CHOICES.get((name, key))
         if choices is not None and out[key] not in choices:
             allowed = ", ".join(repr(c) for c in choices)

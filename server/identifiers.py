@@ -1,11 +1,15 @@
-"""Identifiers the server hands out, and the masked form of an application id shown on receipts."""
+"""Identifiers the server hands out, and the masked form of an application id shown on receipts.
+
+The 申請書ID's format itself is ``contract.application_id`` (the kiosk checks the same rule).
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
 
+from contract.application_id import APPLICATION_ID_LENGTH
+from contract.payloads import PayloadInvalid, decode_photo_base64
 from server.errors import ApiError
 from server.keys import ServerKeys
 
@@ -20,7 +24,7 @@ def new_pickup_id() -> str:
 
 def mask_application_id(last4: str) -> str:
     """Only the last 4 of the 23 digits stay visible: enough for a resident to recognise a receipt."""
-    return "*" * 19 + last4
+    return "*" * (APPLICATION_ID_LENGTH - len(last4)) + last4
 
 
 def application_lookup_key(keys: ServerKeys, application_id: str) -> str:
@@ -28,10 +32,10 @@ def application_lookup_key(keys: ServerKeys, application_id: str) -> str:
 
 
 def decode_photo(text: str) -> bytes:
-    """Strict base64 (no whitespace, no URL alphabet): a kiosk bug should not be silently tolerated."""
+    """``contract.payloads.decode_photo_base64`` (strict standard base64) as the API's 422."""
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return decode_photo_base64(text)
+    except PayloadInvalid as exc:
         raise ApiError(422, "photo_not_base64", "photo_jpeg_base64 is not valid standard base64.") from exc
 
 

@@ -159,6 +159,42 @@ class Pickup(Base):
     handed_over_kiosk_id: Mapped[str | None] = mapped_column(ForeignKey("kiosks.kiosk_id"))
 
 
+class HandoverGrant(Base):
+    """A clerk's single-use authorisation for one handover of one pickup at one kiosk, stored as its SHA-256.
+
+    Why not the clerk's bearer token: that dies after 30 minutes, while a handover can wait in the kiosk's
+    outbox through an outage. The clerk asks for a grant while signed in; the grant is consumed (``used_at``)
+    by the first handover recorded with it and is worthless at any other kiosk or for any other pickup.
+    """
+
+    __tablename__ = "handover_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    pickup_row_id: Mapped[int] = mapped_column(ForeignKey("pickups.id", ondelete="CASCADE"), index=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+    clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StaffCall(Base):
+    """A resident pressed "call staff" at a kiosk. Only which kiosk and when: a call carries no personal data."""
+
+    __tablename__ = "staff_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(36), unique=True)  # the kiosk's UUID: a retry is idempotent
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | cancelled
+    called_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the kiosk's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the server's clock (ages are from this)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
+
+
 class RevocationList(Base):
     """The newest imported CRL per issuing CA key (the server is the city's JPKI verifier)."""
 

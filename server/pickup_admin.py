@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contract.crl import normalise_key_id, normalise_serial
+from contract.photo import PhotoRejected, validate_photo
 from server import matching
 from server.deps import ServerContext
 from server.errors import ApiError
@@ -22,8 +24,6 @@ from server.identifiers import (
     new_pickup_id,
 )
 from server.models import Application, Pickup
-from server.photos import PhotoRejected, validate_photo
-from server.revocation import normalise_key_id, normalise_serial
 from server.schemas import Basic4In, CardRef, PickupCreate, PickupOut
 
 

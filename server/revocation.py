@@ -1,36 +1,40 @@
 """CRL import and certificate status: the server is the city's JPKI verifier (kiosks never are).
 
-Import trusts nothing in the file: the CRL must be signed by the configured CA certificate (signature,
-issuer name, and the authority key id when present), must carry a nextUpdate, and must not be older than
-the CRL already stored for that CA key (no rollback to a list from before a revocation). CRLs are kept per
-issuing key (authority key identifier), not per DN, because JPKI CA generations share one DN.
+Import trusts nothing in the file: the CRL must pass ``contract.crl.verify_crl`` against the configured CA
+certificate (signature, issuer name, cRLSign, the authority key id when present, no partitioned or delta
+CRL, a nextUpdate present), and must not be older than the CRL already stored for that CA key (no rollback
+to a list from before a revocation). CRLs are kept per issuing key (authority key identifier), not per DN,
+because JPKI CA generations share one DN. This module holds only the database side of it.
 
 Answers: ``revoked`` (with reason and date), ``good`` (the CRL for that issuer is current and does not list
-the serial), or ``unknown`` — no CRL for that issuer, the CRL is past its nextUpdate, or the DN given does
-not match. ``unknown`` must be treated as "not verified", never as good.
-
-Not handled (refused at import): partitioned CRLs (issuingDistributionPoint; real JPKI CRLs are split per
-municipality, which needs the certificate's distribution point to answer ``good``) and delta CRLs.
+the serial), or ``unknown`` — no CRL for that issuer, the CRL is past its nextUpdate (``contract.crl.is_current``),
+or the DN given does not match. ``unknown`` must be treated as "not verified", never as good.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from contract.crl import (
+    CrlRejected,
+    Status,
+    crl_number,
+    entry_reason,
+    is_current,
+    load_ca_certificate,
+    load_crl,
+    normalise_key_id,
+    normalise_serial,
+    verified,
+)
 from server.models import RevocationList, RevokedCertificate
 
-Status = Literal["good", "revoked", "unknown"]
-
-
-class CrlRejected(ValueError):
-    """The CRL cannot be trusted or used; the message says why."""
+__all__ = ["CertificateStatus", "CrlRejected", "ImportResult", "certificate_status", "import_crl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,101 +56,12 @@ class CertificateStatus:
     crl_next_update: datetime | None = None
 
 
-def normalise_serial(text: str) -> str:
-    """Serial numbers as lower-case hex without leading zeros (``00AB`` and ``ab`` are the same serial)."""
-    value = int(text, 16)
-    return format(value, "x")
-
-
-def normalise_key_id(text: str) -> str:
-    return bytes.fromhex(text).hex()
-
-
-def load_crl(data: bytes) -> x509.CertificateRevocationList:
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as exc:
-        raise CrlRejected("not a CRL (DER or PEM expected)") from exc
-
-
-def load_ca_certificate(data: bytes) -> x509.Certificate:
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
-        raise CrlRejected("the CA file is not a certificate (DER or PEM expected)") from exc
-
-
-def ca_key_id(ca: x509.Certificate) -> bytes:
-    try:
-        return ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest  # type: ignore[arg-type]
-
-
-def verify_crl(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bytes:
-    """Check that ``ca`` issued ``crl``; returns the CA key id the CRL is filed under."""
-    public_key = ca.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise CrlRejected("the CA key type is not supported (RSA or EC expected)")
-    if crl.issuer != ca.subject:
-        raise CrlRejected("the CRL issuer is not the CA's subject")
-    try:
-        usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not usage.crl_sign:
-            raise CrlRejected("the CA certificate may not sign CRLs (keyUsage lacks cRLSign)")
-    except x509.ExtensionNotFound:
-        pass
-    if not crl.is_signature_valid(public_key):
-        raise CrlRejected("the CRL signature does not verify against the CA certificate")
-    key_id = ca_key_id(ca)
-    try:
-        aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-        if aki.key_identifier is not None and aki.key_identifier != key_id:
-            raise CrlRejected("the CRL's authority key id is not the CA's key id")
-    except x509.ExtensionNotFound:
-        pass
-    for kind, what in (
-        (x509.IssuingDistributionPoint, "partitioned CRLs (issuingDistributionPoint) are not supported"),
-        (x509.DeltaCRLIndicator, "delta CRLs are not supported"),
-    ):
-        try:
-            crl.extensions.get_extension_for_class(kind)
-        except x509.ExtensionNotFound:
-            continue
-        raise CrlRejected(what)
-    if crl.next_update_utc is None:
-        raise CrlRejected("the CRL has no nextUpdate, so its freshness cannot be judged")
-    return key_id
-
-
-def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
-    try:
-        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    except x509.ExtensionNotFound:
-        return None
-
-
-def _reason(entry: x509.RevokedCertificate) -> str | None:
-    try:
-        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name
-    except x509.ExtensionNotFound:
-        return None
-
-
 def import_crl(session: Session, crl_data: bytes, ca_data: bytes, *, now: datetime) -> ImportResult:
     """Verify and store a CRL, replacing the previous one of the same CA key (inside the caller's transaction)."""
-    crl = load_crl(crl_data)
-    ca = load_ca_certificate(ca_data)
-    key_id = verify_crl(crl, ca).hex()
-    number = _crl_number(crl)
-    this_update = crl.last_update_utc
-    next_update = crl.next_update_utc
-    if next_update is None:  # verify_crl refused it already; this keeps the type checker informed
-        raise CrlRejected("the CRL has no nextUpdate")
+    checked = verified(load_crl(crl_data), load_ca_certificate(ca_data))
+    crl, key_id = checked.crl, checked.issuer_key_id.hex()
+    number = crl_number(crl)
+    this_update, next_update = checked.this_update, checked.next_update
     previous = session.scalar(select(RevocationList).where(RevocationList.issuer_key_id == key_id))
     if previous is not None:
         older = (
@@ -176,7 +91,7 @@ def import_crl(session: Session, crl_data: bytes, ca_data: bytes, *, now: dateti
             "crl_id": record.id,
             "serial": format(entry.serial_number, "x"),
             "revoked_at": entry.revocation_date_utc,
-            "reason": _reason(entry),
+            "reason": entry_reason(entry),
         }
         for entry in entries
     ]
@@ -209,7 +124,7 @@ def certificate_status(
     window = {"crl_this_update": crl.this_update, "crl_next_update": crl.next_update}
     if issuer_dn is not None and not _same_dn(issuer_dn, crl.issuer_dn):
         return CertificateStatus("unknown", **window)
-    if crl.next_update <= now.astimezone(UTC):
+    if not is_current(crl.next_update, now):
         return CertificateStatus("unknown", **window)
     entry = session.scalar(
         select(RevokedCertificate).where(

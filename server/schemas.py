@@ -1,5 +1,10 @@
 """Request and response models: the contract the kiosk speaks (see also server/openapi.json).
 
+The patterns and limits of the exchanged payloads — the application, the handover, the basic 4
+information, and the identifiers (申請書ID, certificate serial, key id, Idempotency-Key) — come from
+``contract`` (``contract.payloads``, ``contract.application_id``, ``contract.basic4``), where the kiosk's
+own validation takes them from too, so the two cannot drift apart (tests/server/test_schemas_contract.py).
+
 Inputs forbid unknown fields so a typo on the kiosk side is a clear 422, not silently dropped data. Fields
 holding personal data are ``repr=False`` so they never appear in a repr, a log line or a failing assert.
 All times are ISO 8601 in UTC on the way out; inputs must carry a time zone.
@@ -7,40 +12,39 @@ All times are ISO 8601 in UTC on the way out; inputs must carry a time zone.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from server.photos import MAX_BYTES
+from contract import payloads
+from contract.application_id import (
+    APPLICATION_ID_DESCRIPTION,
+    APPLICATION_ID_LENGTH,
+    APPLICATION_ID_PATTERN,
+    check_application_id,
+)
+from contract.basic4 import BIRTH_DATE_PATTERN, SEX_CODES
 
-APPLICATION_ID_PATTERN = r"^[0-9]{23}$"
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9-]{16,64}$"
-NOTICE_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
-SERIAL_PATTERN = r"^[0-9A-Fa-f]{1,40}$"
-KEY_ID_PATTERN = r"^(?:[0-9A-Fa-f]{2}){1,64}$"
-MAX_PHOTO_BASE64 = (MAX_BYTES + 2) // 3 * 4
-
-_APPLICATION_ID = re.compile(APPLICATION_ID_PATTERN, re.ASCII)
-
-
-def _check_application_id(value: str) -> str:
-    if not _APPLICATION_ID.match(value):
-        raise ValueError("must be exactly 23 ASCII digits (the 申請書ID printed on the application form)")
-    return value
-
+IDEMPOTENCY_KEY_PATTERN = payloads.IDEMPOTENCY_KEY_PATTERN
+NOTICE_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,32}$"  # the city's numbering; no kiosk code checks it (yet)
+SERIAL_PATTERN = payloads.SERIAL_PATTERN
+KEY_ID_PATTERN = payloads.KEY_ID_PATTERN
+PICKUP_ID_PATTERN = payloads.PICKUP_ID_PATTERN
+HANDOVER_GRANT_PATTERN = payloads.HANDOVER_GRANT_PATTERN
+STAFF_CALL_ID_PATTERN = payloads.STAFF_CALL_ID_PATTERN
+MAX_PHOTO_BASE64 = payloads.PHOTO_BASE64_MAX
 
 ApplicationId = Annotated[
     str,
-    AfterValidator(_check_application_id),
+    AfterValidator(check_application_id),
     WithJsonSchema(
         {
             "type": "string",
             "pattern": APPLICATION_ID_PATTERN,
-            "minLength": 23,
-            "maxLength": 23,
-            "description": "The 申請書ID: exactly 23 ASCII digits.",
+            "minLength": APPLICATION_ID_LENGTH,
+            "maxLength": APPLICATION_ID_LENGTH,
+            "description": APPLICATION_ID_DESCRIPTION,
         }
     ),
 ]
@@ -69,15 +73,17 @@ class ErrorBody(BaseModel):
 
 
 class Contact(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=100, repr=False)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", repr=False)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()-]{5,19}$", repr=False)
+    name: str | None = Field(default=None, min_length=1, max_length=payloads.CONTACT_NAME_MAX, repr=False)
+    email: str | None = Field(
+        default=None, max_length=payloads.EMAIL_MAX, pattern=payloads.EMAIL_PATTERN, repr=False
+    )
+    phone: str | None = Field(default=None, pattern=payloads.PHONE_PATTERN, repr=False)
 
 
 class ApplicationCreate(Strict):
     application_id: ApplicationId = Field(repr=False)
     photo_jpeg_base64: str = Field(
-        min_length=4,
+        min_length=payloads.PHOTO_BASE64_MIN,
         max_length=MAX_PHOTO_BASE64,
         repr=False,
         description="JPEG, RGB, 20 KB–7 MB, 480–6000 px per side; standard base64.",
@@ -111,12 +117,12 @@ class CardRef(Strict):
 
 
 class Basic4In(Strict):
-    """Basic 4 information (synthetic in tests); normalised and hashed as described in server/matching.py."""
+    """Basic 4 information (synthetic in tests); normalised as contract/basic4.py says, then hashed."""
 
-    name: str = Field(min_length=1, max_length=200, repr=False)
-    address: str = Field(min_length=1, max_length=400, repr=False)
-    birth_date: str = Field(pattern=r"^[0-9]{4}[-/]?[0-9]{2}[-/]?[0-9]{2}$", repr=False)
-    sex: Literal["1", "2", "9"] = Field(repr=False)
+    name: str = Field(min_length=1, max_length=payloads.BASIC4_NAME_MAX, repr=False)
+    address: str = Field(min_length=1, max_length=payloads.BASIC4_ADDRESS_MAX, repr=False)
+    birth_date: str = Field(pattern=BIRTH_DATE_PATTERN, repr=False)
+    sex: Literal[SEX_CODES] = Field(repr=False)  # type: ignore[valid-type]
 
 
 class PickupCreate(Strict):
@@ -126,7 +132,7 @@ class PickupCreate(Strict):
     basic4: Basic4In = Field(repr=False)
     photo_jpeg_base64: str | None = Field(
         default=None,
-        min_length=4,
+        min_length=payloads.PHOTO_BASE64_MIN,
         max_length=MAX_PHOTO_BASE64,
         repr=False,
         description="Face photo for the clerk; when absent, the photo of the matching application is used.",
@@ -148,6 +154,19 @@ class PickupOut(BaseModel):
 class HandoverRequest(Strict):
     card_auth_cert_serial: SerialHex
     handed_over_at: AwareDatetime
+    grant: str = Field(
+        pattern=HANDOVER_GRANT_PATTERN,
+        repr=False,
+        description="The single-use grant from POST /v1/pickups/{pickup_id}/handover-grants (this kiosk, this "
+        "pickup). It replaces the clerk's bearer token, which may have expired while the handover waited.",
+    )
+
+
+class HandoverGrantOut(BaseModel):
+    grant: str = Field(repr=False, description="Opaque; shown once. The server keeps only its SHA-256.")
+    pickup_id: str
+    kiosk_id: str
+    expires_at: datetime
 
 
 class HandoverResult(BaseModel):
@@ -214,6 +233,41 @@ class KioskOut(BaseModel):
 
 class KioskList(BaseModel):
     kiosks: list[KioskOut]
+    count: int
+
+
+# --- staff calls -----------------------------------------------------------------------------------------
+
+StaffCallStatus = Literal["open", "acknowledged", "cancelled"]
+StaffCallId = Annotated[str, Field(pattern=STAFF_CALL_ID_PATTERN, description="A UUID made by the kiosk.")]
+
+
+class StaffCallCreate(Strict):
+    """A resident asked for staff. Only an id and a time: a call carries no personal data at all."""
+
+    call_id: StaffCallId
+    called_at: AwareDatetime = Field(description="When the resident pressed the button (the kiosk's clock).")
+
+
+class StaffCallOut(BaseModel):
+    call_id: str
+    kiosk_id: str
+    status: StaffCallStatus
+    called_at: datetime
+    received_at: datetime
+    age_seconds: float = Field(description="Seconds since the server received the call.")
+    cancelled_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by_clerk_id: int | None = None
+    acknowledged_by: str | None = Field(default=None, description="The clerk's user name.")
+
+
+class StaffCallReceipt(StaffCallOut):
+    duplicate: bool = Field(description="True when this answers a retry with the same call_id.")
+
+
+class StaffCallList(BaseModel):
+    calls: list[StaffCallOut] = Field(description="Open calls, newest first.")
     count: int
 
 

@@ -58,6 +58,9 @@ class Settings:
     # ``add-kiosk`` registers into the database the same way; the database is the registry that is checked.
     kiosks: Mapping[str, str] = field(default_factory=dict)
     clerk_token_lifetime: timedelta = timedelta(minutes=30)
+    # A handover grant outlives the clerk session that asked for it: the handover may wait in the kiosk's
+    # outbox through a long outage. Single use, bound to one pickup and one kiosk.
+    handover_grant_lifetime: timedelta = timedelta(days=7)
     lockout_threshold: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
     heartbeat_stale_after: timedelta = timedelta(minutes=3)
@@ -71,6 +74,8 @@ class Settings:
             raise ValueError("lockout_threshold must be at least 1")
         if self.clerk_token_lifetime <= timedelta(0):
             raise ValueError("clerk_token_lifetime must be positive")
+        if self.handover_grant_lifetime <= timedelta(0):
+            raise ValueError("handover_grant_lifetime must be positive")
         checked = {check_kiosk_id(k): normalise_fingerprint(v) for k, v in self.kiosks.items()}
         object.__setattr__(self, "kiosks", checked)
 
@@ -121,6 +126,8 @@ class Settings:
             kwargs["client_cert_mode"] = tls.pop("client_cert")
         if "token_lifetime_seconds" in clerks:
             kwargs["clerk_token_lifetime"] = timedelta(seconds=int(clerks.pop("token_lifetime_seconds")))
+        if "handover_grant_seconds" in clerks:
+            kwargs["handover_grant_lifetime"] = timedelta(seconds=int(clerks.pop("handover_grant_seconds")))
         if "lockout_threshold" in clerks:
             kwargs["lockout_threshold"] = int(clerks.pop("lockout_threshold"))
         if "lockout_seconds" in clerks:

@@ -4,18 +4,16 @@ A certificate EF comes from an untrusted chip, so everything a later step needs 
 ``parse_certificate`` (cryptography parses extensions lazily; a broken extension would otherwise blow
 up in the middle of a verdict) and every failure becomes a ``CertificateError``. The sign certificate
 carries the holder's basic 4 information in SAN otherName entries (§5.3); those values are personal data
-and never appear in a repr. Comparing them with the card-info AP's basic 4 needs one normalisation
-rule, which lives here (``normalize_text``) and nowhere else.
+and never appear in a repr. Comparing them with the card-info AP's basic 4 uses the one basic-4
+normalisation, ``contract.basic4`` — the same rules the server's keyed basic-4 match applies.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
-import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal, TypeVar
 
 from cryptography import x509
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ObjectIdentifier
 
+from contract import basic4 as basic4_rules
 from drivers.errors import ProtocolError
 from drivers.mynumber.basic4 import Basic4
 from drivers.tlv import parse_one, total_length
@@ -380,49 +379,26 @@ def validity(cert: JpkiCertificate, now: datetime, *, renewal_months: int = RENE
 
 # --- basic 4 in the certificate versus basic 4 on the card -----------------------------------------------
 
-_WHITESPACE = re.compile(r"\s+")
-_SEX_WORDS = {
-    "1": "1",
-    "2": "2",
-    "9": "9",
-    "0": "0",
-    "男": "1",
-    "男性": "1",
-    "male": "1",
-    "m": "1",
-    "女": "2",
-    "女性": "2",
-    "female": "2",
-    "f": "2",
-}
-
 
 def normalize_text(value: str) -> str:
-    """THE comparison form of a name or an address: NFKC (full-width ↔ half-width, ideographic space),
-    whitespace runs folded to one space, trimmed. Display always uses the original text."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    """The comparison form of a name or an address (``contract.basic4.normalise_text``)."""
+    return basic4_rules.normalise_text(value)
 
 
 def normalize_birth_date(value: str) -> str | None:
-    """YYYYMMDD from "19850401", "1985-04-01" or "1985/04/01" (full-width digits too); None otherwise."""
-    digits = re.sub(r"[-/.\s]", "", normalize_text(value))
-    if len(digits) != 8 or not digits.isascii() or not digits.isdigit():
-        return None
+    """YYYYMMDD by ``contract.basic4.normalise_birth_date``; None where that refuses the text."""
     try:
-        date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        return basic4_rules.normalise_birth_date(value)
     except ValueError:
         return None
-    return digits
 
 
 def normalize_sex(value: str) -> str | None:
-    """The ISO 5218 digit from a digit or a word (男/女, male/female); None when unrecognised."""
-    return _SEX_WORDS.get(normalize_text(value).lower())
-
-
-def _same_text(card_value: str, *certificate_values: str | None) -> bool:
-    expected = normalize_text(card_value)
-    return any(value is not None and normalize_text(value) == expected for value in certificate_values)
+    """The ISO 5218 code by ``contract.basic4.normalise_sex`` (digits, 男/女, male/female); None if unknown."""
+    try:
+        return basic4_rules.normalise_sex(value)
+    except ValueError:
+        return None
 
 
 def attributes_match(attributes: SignAttributes, basic4: Basic4) -> tuple[bool, list[str]]:
@@ -433,9 +409,9 @@ def attributes_match(attributes: SignAttributes, basic4: Basic4) -> tuple[bool, 
     card-info AP ever stores the alternative form, but a holder with 外字 must not be flagged for it.
     """
     differing: list[str] = []
-    if not _same_text(basic4.name, attributes.name, attributes.name_alternative):
+    if not basic4_rules.same_text(basic4.name, attributes.name, attributes.name_alternative):
         differing.append("name")
-    if not _same_text(basic4.address, attributes.address, attributes.address_alternative):
+    if not basic4_rules.same_text(basic4.address, attributes.address, attributes.address_alternative):
         differing.append("address")
     birth = normalize_birth_date(attributes.birth_date) if attributes.birth_date is not None else None
     if birth != basic4.birth_date.strftime("%Y%m%d"):

@@ -44,6 +44,18 @@ class PinPolicy:
             "an unattended kiosk never spends the last try")
         raise errors.PinGuardRefused(status.name, status.remaining, reason)
 
+    def usable_tries(self, status: PinStatus) -> int:
+        """The tries a person can really use under this policy — what a screen should show as "tries left".
+
+        Unattended, the last one is kept back (it is only ever spent at the counter); with a clerk it can be
+        used after the clerk's confirmation. Derived from the same rule ``check`` applies.
+        """
+        if status.blocked or status.not_set or status.remaining <= 0:
+            return 0
+        if self.last_try_needs_confirmation:
+            return status.remaining
+        return max(0, status.remaining - self.min_remaining_after_failure)
+
 
 UNATTENDED = PinPolicy("unattended", min_remaining_after_failure=1, last_try_needs_confirmation=False)
 ATTENDED = PinPolicy("attended", min_remaining_after_failure=1, last_try_needs_confirmation=True)

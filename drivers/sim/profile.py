@@ -33,7 +33,20 @@ JPKI_AID, TEXT_AID, VISUAL_AID, JUKI_AID = (app.aid for app in aids.ALL)
 APP_JPKI, APP_TEXT, APP_VISUAL, APP_JUKI = (app.key for app in aids.ALL)
 ATR_CLASSIC, ATR_NEWER = aids.ATR_CLASSIC, aids.ATR_NEWER
 
-BUNDLED_PROFILES = Path(__file__).resolve().parents[2] / "config" / "cards"
+
+def _bundled_profiles() -> Path:
+    """The synthetic residents shipped with the kiosk: config/cards, which the wheel carries as package data
+    of ``kiosk.defaults`` (kiosk/defaults/cards; in a checkout a link to config/cards, resolved here).
+
+    Found by location next to this package rather than through importlib.resources, which would import
+    kiosk: drivers never import kiosk code.
+    """
+    root = Path(__file__).resolve().parents[2]
+    packaged = (root / "kiosk" / "defaults" / "cards").resolve()
+    return packaged if packaged.is_dir() else root / "config" / "cards"
+
+
+BUNDLED_PROFILES = _bundled_profiles()
 
 CERT_EF_SIZE = 2048
 BASIC4_EF_MIN = 512

@@ -14,7 +14,7 @@ from pathlib import Path
 from drivers.channel import ApduChannel
 from drivers.errors import CardError
 from drivers.mynumber.probe import describe_atr, is_my_number_card, probe_applications
-from kiosk.config import ConfigError, KioskConfig, load_config
+from kiosk.config import PRODUCTION_CONFIG, ConfigError, KioskConfig, load_config
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -40,7 +40,7 @@ def check_config(path: str | None) -> tuple[Finding, KioskConfig | None]:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        fix = "correct the file; `config/kiosk.toml` documents every key"
+        fix = f"correct the file; {PRODUCTION_CONFIG} documents every key"
         return Finding("configuration", FAIL, str(exc), fix), None
     detail = f"{config.source} (kiosk id {config.kiosk.id}, {config.kiosk.mode})"
     return Finding("configuration", OK, detail), config

@@ -1,9 +1,9 @@
 """The reference central server on loopback, for ``kiosk demo``: the demo shows the whole product.
 
-It creates (once) a DEMO PKI under the kiosk's var folder, starts the real server over HTTPS with client
-certificates in a background thread, registers this kiosk, and imports fresh CRLs of the simulator's test
-CAs, so revocation is answered exactly as a city's server would answer it. Nothing here runs in
-production (`kiosk run` talks to the configured server).
+It creates (once) a DEMO PKI in the kiosk's state folder (``kiosk.config.state_dir``), starts the real
+server over HTTPS with client certificates in a background thread, registers this kiosk, and imports fresh
+CRLs of the simulator's test CAs, so revocation is answered exactly as a city's server would answer it.
+Nothing here runs in production (`kiosk run` talks to the configured server).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def start_local_central(config: KioskConfig, var_dir: Path) -> LocalCentral:
     from server.settings import Settings
 
     kiosk_id = config.kiosk.id
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds the demo PKI's private keys
     pki = create_demo_pki(var_dir / "demo-pki", [kiosk_id])
     credentials = pki.kiosks[kiosk_id]
     settings = Settings(

@@ -36,13 +36,14 @@ class Runtime:
 
     config: KioskConfig
     dispatcher: Any  # kiosk.ui.app.KivyDispatcher
-    flow: Any  # kiosk.core.card_check.CardCheckFlow
+    flow: Any  # kiosk.core.shell.Shell: the session and the active task's flow
     service: Any  # kiosk.services.card_service.CardService
     tray: Any  # SimulatedTray in demo mode, else None
     app: Any  # kiosk.ui.app.KioskApp
     clock: Any
     outbox: Any = None  # kiosk.services.outbox.Outbox, when a central server is configured
     flusher: Any = None  # its network worker
+    staff_channel: Any = None  # kiosk.services.staff_call.StaffCallChannel: what "call staff" reaches
     _ticker: Any = None
 
     def start(self) -> None:
@@ -53,6 +54,8 @@ class Runtime:
         self.service.start()
         if self.flusher is not None:
             self.flusher.start()
+        if self.staff_channel is not None:
+            self.staff_channel.start()
         self._ticker = Clock.schedule_interval(lambda _dt: self.dispatcher.post(Tick(self.clock.now())),
                                                TICK_SECONDS)
 
@@ -67,6 +70,8 @@ class Runtime:
         if self.flusher is not None:
             self.flusher.stop()
             self.flusher.join()
+        if self.staff_channel is not None:
+            self.staff_channel.stop()
         if self.outbox is not None:
             self.outbox.close()
 
@@ -159,15 +164,18 @@ def outbox_and_flusher(config: KioskConfig) -> tuple[Any, Any]:
 
 def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, speaker: Any = "auto",
                   fullscreen: bool = False, staff_hash: str | None = None, revocation: Any = "auto",
-                  deliver: bool | None = None) -> Runtime:
+                  deliver: bool | None = None, staff_caller: Any = "auto") -> Runtime:
     """Build (not start) the app and its services; Kivy's window must be configured already.
 
     ``delay``: the simulated card's timing preset in demo mode ("off", "real-card"; default: config).
     ``revocation``: a ``RevocationChecker``, None, or "auto" (``revocation_from_config``).
     ``deliver``: open the outbox and run its flusher (None: when a central server is configured).
+    ``staff_caller``: what "call staff" reaches (``kiosk.core.shell.StaffCaller``), or "auto".
     """
-    from kiosk.core.card_check import CardCheckFlow
     from kiosk.core.dispatch import MonotonicClock
+    from kiosk.core.flows import CARD_CHECK
+    from kiosk.core.flows.card_check import CardCheckFlow
+    from kiosk.core.shell import Shell
     from kiosk.services.card_service import CardService
     from kiosk.ui.app import KioskApp, KivyDispatcher
     from kiosk.ui.speech import Speaker
@@ -191,17 +199,21 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
                           verifier_factory=verifier_factory_from_config(config, revocation=checker),
                           watcher=watcher, clock=clock, readers=config.card.readers)
     outbox, flusher = outbox_and_flusher(config) if deliver is not False else (None, None)
-    kiosk_id = config.kiosk.id
+    channel = None
+    if staff_caller == "auto":
+        from kiosk.services.staff_call import StaffCallChannel
 
-    def call_staff() -> None:
-        LOG.warning("a resident asked for staff at kiosk %s", kiosk_id)  # the event only: no personal data
-
-    flow = CardCheckFlow(dispatcher, service, clock, config, on_call_staff=call_staff)
+        # the central server's list of open calls (clerks see it), plus the [staff_call] hook / webhook
+        channel = StaffCallChannel.from_config(config, dispatcher.post)
+        caller = channel
+    else:
+        caller = staff_caller
+    shell = Shell(dispatcher, service, clock, config, flows={CARD_CHECK: CardCheckFlow}, staff_caller=caller)
     guard = StaffExitGuard(staff_hash if staff_hash is not None else configured_hash(config, demo))
     if not guard.enabled:
         LOG.warning("no staff exit PIN hash configured: the kiosk can only be stopped from outside")
     app = KioskApp(
-        flow,
+        shell,
         dispatcher=dispatcher,
         speaker=Speaker() if speaker == "auto" else speaker,
         staff_guard=guard,
@@ -209,7 +221,7 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         languages=config.kiosk.languages,
         fullscreen=fullscreen,
     )
-    return Runtime(config, dispatcher, flow, service, tray, app, clock, outbox, flusher)
+    return Runtime(config, dispatcher, shell, service, tray, app, clock, outbox, flusher, channel)
 
 
 def run_app(config: KioskConfig, demo: bool) -> int:

@@ -7,7 +7,6 @@ the clock turns time into ``Tick``. Flows only ever see events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +27,12 @@ class ReaderChanged(Event):
 
 @dataclass(frozen=True, slots=True)
 class CardInserted(Event):
-    """``job_id``: the card service starts reading at once and names that job here, so the flow can tell
-    this card's results from a previous card's late ones (0: nothing started, the flow asks for it)."""
+    """``insertion`` numbers every insertion: operations submitted for it fail with ``CardRemoved`` once
+    that card is gone, so they never touch the next person's card."""
 
     reader: str
     atr: bytes = b""
-    job_id: int = 0
+    insertion: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,25 +41,23 @@ class CardRemoved(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class JobFinished(Event):
-    """A card or network job finished on its worker thread; ``result`` is job-specific.
+class CardResult(Event):
+    """A card operation (``kiosk.core.ports.CardOperation``) finished on the reader's worker thread.
 
-    ``job_id`` echoes the id the job was started with (0: untagged), so a result that arrives after the
-    session it belonged to ended is recognised as stale and dropped — never shown to the next resident.
+    ``ticket`` is the one ``CardJobs.submit`` returned; the flow that waits for it gets ``result`` with the
+    operation's own result type. A result nobody waits for any more is stale: it is wiped and dropped.
     """
 
-    job: str
-    result: Any = None
-    job_id: int = 0
+    ticket: int
+    result: object = None
 
 
 @dataclass(frozen=True, slots=True)
-class JobFailed(Event):
-    """A job raised; ``error`` is the typed exception (a drivers.errors.CardError, a service error…)."""
+class CardFailed(Event):
+    """A card operation raised; ``error`` is the typed exception (a ``drivers.errors.CardError``…)."""
 
-    job: str
+    ticket: int
     error: BaseException = field(default_factory=Exception)
-    job_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +77,9 @@ class Touched(Event):
 
 @dataclass(frozen=True, slots=True)
 class Start(Event):
-    """"Check my card" on the attract screen."""
+    """A task chosen on the attract screen (``kiosk.core.flows.TASKS`` lists the ones that exist)."""
+
+    task: str = "card_check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +89,8 @@ class LanguageChosen(Event):
 
 @dataclass(frozen=True, slots=True)
 class PinDigit(Event):
+    """One key of the pad or keyboard (a digit, or a letter where the input's alphabet has letters)."""
+
     digit: str
 
 
@@ -131,6 +132,18 @@ class MoreTime(Event):
 @dataclass(frozen=True, slots=True)
 class CallStaff(Event):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class CancelStaffCall(Event):
+    """The resident takes the call back ("I am fine now")."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCallUpdated(Event):
+    """The staff-call channel reports on a call: ``status`` is "sent", "failed" or "cancelled"."""
+
+    status: str
 
 
 @dataclass(frozen=True, slots=True)

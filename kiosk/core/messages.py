@@ -24,8 +24,10 @@ from drivers.mynumber.certificates import JST, ValidityReport
 from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.pinpolicy import PinPolicy
 from drivers.mynumber.session import PinStatus
-from drivers.mynumber.verifier import ALL_CHECKS
-from kiosk.core.view import CheckLine, PinTries
+from drivers.mynumber.trust import REASON_UNKNOWN_ISSUER, REASON_UNTRUSTED_ROOT
+from drivers.mynumber.verifier import ALL_CHECKS, CARD_INFO_CHECKS
+from kiosk.core.input import INPUT_KEYS
+from kiosk.core.view import CheckLine, Notice, PinTries
 
 # --- keys ------------------------------------------------------------------------------------------------
 
@@ -46,6 +48,24 @@ ERROR_TIMEOUT = "error.timeout"
 ERROR_CARD_GENERIC = "error.card_generic"
 
 CARD_KEEP_STILL = "card.keep_still"  # busy screens: card I/O is running
+PIN_TRIES_RULE = "pin.tries_rule"  # {usable}: said once, before the first try — the last try is the counter's
+
+# The result's first sentence: what it means for the resident (Notice.tone ok / warn / bad).
+RESULT_VALID = "result.verified"
+RESULT_NOT_VERIFIED = "result.not_verified"  # something required could not be checked (e.g. offline)
+RESULT_NOT_GENUINE = "result.headline.not_genuine"  # a check proving the card genuine failed
+RESULT_TAMPERED = "result.headline.tampered"  # the card's data does not match its signature
+RESULT_ISSUER_UNKNOWN = "result.headline.issuer_unknown"  # this kiosk lacks the CA: not "forged"
+RESULT_EXPIRED = "result.headline.expired"
+RESULT_REVOKED = "result.headline.revoked"
+RESULT_HEADLINES = (RESULT_VALID, RESULT_NOT_VERIFIED, RESULT_NOT_GENUINE, RESULT_TAMPERED, RESULT_ISSUER_UNKNOWN,
+                    RESULT_EXPIRED, RESULT_REVOKED)
+NOTICE_PIN_BLOCKED = "notice.pin_blocked"  # {pin}: blocked; where it can be reset
+NOTICE_SIGN_NOT_SET = "notice.sign_not_set"  # no signing certificate on this card
+NOTICE_LAST_TRY = "notice.last_try"  # {pin}: one try left, kept for the counter
+DETAILS_WITHHELD = "result.details_withheld"  # integrity failed: the card's data is not shown at all
+
+TAKE_CARD = "take_card.title"  # the session is over, a card is still on the reader
 
 RENEWAL_SOON = "renewal.soon"  # inside the renewal window (3 months by default) before expiry
 RENEWAL_EXPIRED = "renewal.expired"
@@ -75,7 +95,9 @@ ALL_MESSAGE_KEYS: frozenset[str] = frozenset({
     PIN_AUTH, PIN_CARD_INFO, PIN_WRONG, PIN_FORMAT, PIN_TIMEOUT,
     COUNTER_LAST_TRY, COUNTER_BLOCKED, COUNTER_PIN_NOT_SET,
     ERROR_NOT_MY_NUMBER, ERROR_CARD_REMOVED, ERROR_READER, ERROR_TIMEOUT, ERROR_CARD_GENERIC,
-    CARD_KEEP_STILL, RENEWAL_SOON, RENEWAL_EXPIRED,
+    CARD_KEEP_STILL, RENEWAL_SOON, RENEWAL_EXPIRED, PIN_TRIES_RULE,
+    *RESULT_HEADLINES, NOTICE_PIN_BLOCKED, NOTICE_SIGN_NOT_SET, NOTICE_LAST_TRY, DETAILS_WITHHELD, TAKE_CARD,
+    *INPUT_KEYS,
     *DETAIL_LABELS, *SEX_KEYS, *CHECK_KEYS,
 })
 
@@ -109,6 +131,8 @@ def message_for_error(error: BaseException) -> Message:
         return Message(PIN_FORMAT, {"pin": error.pin_name})
     if isinstance(error, errors.NotAMyNumberCard):
         return Message(ERROR_NOT_MY_NUMBER)
+    if isinstance(error, errors.CertificateRefused):
+        return Message(RESULT_NOT_GENUINE)
     if isinstance(error, errors.CardRemoved | errors.NoCard):
         # NoCard at connect time means the card left between "inserted" and the first APDU.
         return Message(ERROR_CARD_REMOVED)
@@ -170,8 +194,53 @@ def expiry_date(not_after: datetime | None) -> str | None:
     return None if not_after is None else not_after.astimezone(JST).date().isoformat()
 
 
-def pin_tries(statuses: Iterable[PinStatus]) -> tuple[PinTries, ...]:
-    return tuple(PinTries(s.name, s.remaining, s.maximum, s.blocked, s.not_set) for s in statuses)
+def pin_tries(statuses: Iterable[PinStatus], policy: PinPolicy) -> tuple[PinTries, ...]:
+    return tuple(PinTries(s.name, s.remaining, s.maximum, s.blocked, s.not_set, policy.usable_tries(s))
+                 for s in statuses)
+
+
+_ISSUER_UNKNOWN_REASONS = frozenset({REASON_UNKNOWN_ISSUER, REASON_UNTRUSTED_ROOT})
+_EXPIRED_REASONS = frozenset({"expired", "ca_expired"})
+
+
+def result_headline(checks: Iterable[CheckResult], verified: bool) -> Notice:
+    """The result's first sentence, by what the resident must do next — most serious first.
+
+    A chain that fails because the trust store lacks the issuer (a CA generation this kiosk does not know)
+    is "could not confirm the issuer", never "forged": the card may be perfectly genuine.
+    """
+    by_name = {check.name: check for check in checks}
+    failed = {name for name, check in by_name.items() if check.status == "failed"}
+    chain = by_name.get("auth_chain")
+    validity = by_name.get("auth_validity")
+    if chain is not None and chain.status == "failed" and chain.reason in _ISSUER_UNKNOWN_REASONS:
+        return Notice(RESULT_ISSUER_UNKNOWN, tone="warn")
+    if validity is not None and validity.status == "failed" and validity.reason in _EXPIRED_REASONS:
+        return Notice(RESULT_EXPIRED, tone="bad")
+    if chain is not None and chain.status == "failed" and chain.reason in _EXPIRED_REASONS:
+        return Notice(RESULT_EXPIRED, tone="bad")
+    if failed & {"auth_chain", "auth_validity", "auth_key_usage", "possession"}:
+        return Notice(RESULT_NOT_GENUINE, tone="bad")
+    if failed & {*CARD_INFO_CHECKS, "sign_consistency"}:
+        return Notice(RESULT_TAMPERED, tone="bad")
+    if "revocation" in failed:
+        return Notice(RESULT_REVOKED, tone="bad")
+    if verified:
+        return Notice(RESULT_VALID, tone="ok")
+    return Notice(RESULT_NOT_VERIFIED, tone="warn")
+
+
+def pin_notices(statuses: Iterable[PinStatus], policy: PinPolicy) -> tuple[Notice, ...]:
+    """A blocked PIN, a missing signing certificate, a PIN on its last try: each with its next step."""
+    notices = []
+    for status in statuses:
+        if status.not_set and status.name == "sign":
+            notices.append(Notice(NOTICE_SIGN_NOT_SET, tone="warn"))
+        elif status.blocked:
+            notices.append(Notice(NOTICE_PIN_BLOCKED, {"pin": status.name}, tone="bad"))
+        elif not status.not_set and policy.usable_tries(status) == 0:
+            notices.append(Notice(NOTICE_LAST_TRY, {"pin": status.name}, tone="warn"))
+    return tuple(notices)
 
 
 def sex_key(basic4: Basic4) -> str:
@@ -205,7 +274,9 @@ __all__ = [
     "expiry_date",
     "is_card_gone",
     "message_for_error",
+    "pin_notices",
     "pin_refusal",
     "pin_tries",
     "renewal_key",
+    "result_headline",
 ]

@@ -14,8 +14,10 @@ and they are privacy promises, so they live in one place:
   and changes the session id — the UI drops cached textures when the id changes. Preferences (language,
   large text, high contrast, speech) are reset to the kiosk's defaults unless the caller keeps them for a
   "put your card back" restart (same person at the screen, see ``card_check``).
-* **PIN digits live in a ``bytearray``** (Python strings cannot be wiped) and are handed over by
-  ``take()``, which moves them into a fresh buffer the receiver zeroes, and zeroes its own.
+* **What is typed lives in one ``InputBuffer``** (``kiosk.core.input``: a ``bytearray``, because Python
+  strings cannot be wiped), handed over by ``submit()`` into a fresh buffer the receiver zeroes. The
+  session owns it so that the wipe reaches it whatever flow is on screen; a flow asks for the input it
+  needs with ``start_entry(spec)``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.config import TimeoutSection
-
-PIN_LENGTH = 4  # every PIN this flow asks for (auth, card-info) is 4 digits
+from kiosk.core.input import PIN4, InputBuffer, InputSpec
 
 
 class Wipeable(Protocol):
@@ -43,56 +44,6 @@ class Preferences:
     large_text: bool = False
     high_contrast: bool = False
     speech: bool = True
-
-
-class PinBuffer:
-    """Typed digits in a fixed ``bytearray``; the view only ever learns the count unless "show" is on."""
-
-    def __init__(self, length: int = PIN_LENGTH) -> None:
-        self.length = length
-        self._digits = bytearray(length)
-        self._count = 0
-        self.show = False
-
-    @property
-    def count(self) -> int:
-        return self._count
-
-    @property
-    def full(self) -> bool:
-        return self._count == self.length
-
-    def add(self, digit: str) -> bool:
-        """Append one ASCII digit; anything else, or a full buffer, is ignored (returns False)."""
-        if self.full or len(digit) != 1 or not ("0" <= digit <= "9"):
-            return False
-        self._digits[self._count] = ord(digit)
-        self._count += 1
-        return True
-
-    def backspace(self) -> None:
-        if self._count:
-            self._count -= 1
-            self._digits[self._count] = 0
-
-    def clear(self) -> None:
-        """Zero every byte and forget the count; "show" is switched off too (a fresh pad starts hidden)."""
-        for index in range(len(self._digits)):
-            self._digits[index] = 0
-        self._count = 0
-        self.show = False
-
-    def shown(self) -> str | None:
-        """The digits for the view, only while the resident asked to see them."""
-        if not self.show:
-            return None
-        return self._digits[: self._count].decode("ascii")
-
-    def take(self) -> bytearray:
-        """Move the digits out: a new buffer the receiver owns (and must zero); this one is zeroed."""
-        out = bytearray(self._digits[: self._count])
-        self.clear()
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +67,10 @@ class Session:
         self.active = False
         self.prefs = Preferences(default_language)
         self.staff_called = False
-        self.pin = PinBuffer()
+        self.entry = InputBuffer(PIN4)
         self._held: list[Wipeable] = []
         self._last_activity = 0.0
+        self.warning: int | None = None  # seconds left while the idle warning is up (from the last ``idle``)
         self._paused = False
         self._last_pin_key: float | None = None
 
@@ -137,13 +89,15 @@ class Session:
             self._last_activity = now
 
     def touch(self, now: float) -> None:
-        """Any activity, "more time" included: the full idle period starts again."""
+        """Any activity, "more time" included: the full idle period starts again and the warning goes."""
         self.begin(now)
         self._last_activity = now
+        self.warning = None
 
     def pause(self) -> None:
         """Card I/O running: the resident is waiting, not idle."""
         self._paused = True
+        self.warning = None
 
     def resume(self, now: float) -> None:
         """Card I/O over: the next screen gets the full idle period."""
@@ -151,6 +105,12 @@ class Session:
         self._last_activity = now
 
     def idle(self, now: float) -> IdleStatus:
+        """Where the idle timer stands at ``now``; also keeps ``warning`` for the view."""
+        status = self._idle_status(now)
+        self.warning = status.warning
+        return status
+
+    def _idle_status(self, now: float) -> IdleStatus:
         if not self.active or self._paused:
             return IdleStatus()
         elapsed = now - self._last_activity
@@ -160,12 +120,19 @@ class Session:
             return IdleStatus(warning=max(1, math.ceil(self.idle_seconds - elapsed)))
         return IdleStatus()
 
+    def start_entry(self, spec: InputSpec) -> InputBuffer:
+        """A fresh, empty buffer for ``spec`` (whatever was typed before is zeroed first)."""
+        self.entry.clear()
+        self.entry = InputBuffer(spec)
+        self._last_pin_key = None
+        return self.entry
+
     def pin_key(self, now: float) -> None:
-        """A key on the PIN pad: the PIN-entry timer restarts (it only runs while digits are typed)."""
+        """A key on the pad: the entry timer restarts (it only runs while characters are typed)."""
         self._last_pin_key = now
 
     def pin_timed_out(self, now: float) -> bool:
-        return (self.pin.count > 0 and self._last_pin_key is not None
+        return (self.entry.count > 0 and self._last_pin_key is not None
                 and now - self._last_pin_key >= self.pin_entry_seconds)
 
     # --- personal data ----------------------------------------------------------------------------------
@@ -184,7 +151,7 @@ class Session:
         for item in self._held:
             item.wipe()
         self._held.clear()
-        self.pin.clear()
+        self.entry.clear()
         self._last_pin_key = None
 
     def end(self, *, keep_preferences: bool = False) -> None:
@@ -193,9 +160,10 @@ class Session:
         self.id += 1
         self.active = False
         self._paused = False
+        self.warning = None
         self.staff_called = False
         if not keep_preferences:
             self.prefs = Preferences(self.default_language)
 
 
-__all__ = ["PIN_LENGTH", "IdleStatus", "PinBuffer", "Preferences", "Session", "Wipeable"]
+__all__ = ["IdleStatus", "Preferences", "Session", "Wipeable"]

@@ -5,9 +5,10 @@ nine other languages, and so that the flow (which only knows keys) and the catal
 Sentences are never assembled from pieces: each key is a whole sentence with named ``{placeholders}``,
 because word order differs between the ten languages.
 
-``.po`` files under ``locale/<language>/LC_MESSAGES/kiosk.po`` are the source. ``python -m kiosk.i18n``
-compiles them to ``.mo`` at build time; at run time a ``.mo`` that is missing or older than its ``.po``
-is compiled in memory instead, so a fresh checkout works without a build step.
+``.po`` files under ``locale/<language>/LC_MESSAGES/kiosk.po`` are the source and the only form the wheel
+ships. ``python -m kiosk.i18n`` can compile them to ``.mo`` in a checkout; at run time a ``.mo`` that is
+missing or older than its ``.po`` is compiled in memory instead (about 3 ms a language), so a fresh
+checkout and an installed wheel work without a build step.
 """
 
 from __future__ import annotations

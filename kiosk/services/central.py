@@ -19,11 +19,10 @@ Why it looks like this:
 from __future__ import annotations
 
 import logging
-import re
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -32,20 +31,28 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from contract.payloads import (
+    is_idempotency_key,
+    is_pickup_id,
+    is_staff_call_id,
+    validate_handover,
+    validate_staff_call,
+)
 from kiosk import __version__
 from kiosk.services.errors import (
     CentralError,
     Conflict,
+    GrantRefused,
     Rejected,
     ServerError,
     ServerTimeout,
     ServerUnreachable,
     TlsError,
+    is_kiosk_level,
 )
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9-]{16,64}")
 # Statuses that say "not now" rather than "never": the request may succeed later unchanged.
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 
@@ -68,6 +75,38 @@ class Acknowledgement:
     http_status: int
     receipt_id: str | None
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class ClerkSession:
+    """A signed-in clerk: a bearer token valid at this kiosk only, for minutes (``expires_at``)."""
+
+    token: str = field(repr=False)
+    expires_at: str
+    username: str
+    role: str
+
+
+@dataclass(frozen=True)
+class HandoverGrant:
+    """A clerk's single-use authorisation to record one handover of ``pickup_id`` from this kiosk.
+
+    Queue it with the handover (the outbox seals it): unlike the clerk's token it stays valid until
+    ``expires_at`` (days, not minutes), so a handover that waits out an outage still lands.
+    """
+
+    grant: str = field(repr=False)
+    pickup_id: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class StaffCallState:
+    """The server's view of one staff call: ``open``, ``acknowledged`` or ``cancelled``."""
+
+    call_id: str
+    status: str
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,23 +189,83 @@ class CentralClient:
         except KeyError as exc:
             raise ServerError(status, "the central server's answer has no receipt id") from exc
 
+    def sign_in_clerk(self, username: str, password: str) -> ClerkSession:
+        """POST /v1/clerk/sessions: a clerk signs in at this kiosk (401 wrong password, 423 locked)."""
+        body = {"username": username, "password": password}
+        status, answer = self._post("/v1/clerk/sessions", "/v1/clerk/sessions", body)
+        token = answer.get("token")
+        if not isinstance(token, str) or not token:
+            raise ServerError(status, "the central server's answer has no clerk token")
+        return ClerkSession(token=token, expires_at=str(answer.get("expires_at", "")),
+                            username=str(answer.get("username", username)), role=str(answer.get("role", "")))
+
+    def sign_out_clerk(self, clerk_token: str) -> None:
+        """DELETE /v1/clerk/sessions/current: the token stops working at once (grants it gave stay valid)."""
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        self._send("DELETE", "/v1/clerk/sessions/current", "/v1/clerk/sessions/current", None, headers)
+
+    def authorise_handover(self, pickup_id: str, *, clerk_token: str) -> HandoverGrant:
+        """POST /v1/pickups/{pickup_id}/handover-grants with the signed-in clerk's bearer token.
+
+        Call it while the clerk is at the counter; the grant, not the token, goes into the outbox. No
+        idempotency key: a retry after a lost answer only leaves an unused grant behind, which expires.
+        """
+        if not is_pickup_id(pickup_id):
+            raise ValueError("a pickup id is P- and 16 upper-case hex digits")
+        path = f"/v1/pickups/{quote(pickup_id, safe='')}/handover-grants"
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        status, answer = self._send("POST", path, "/v1/pickups/{id}/handover-grants", None, headers)
+        grant = answer.get("grant")
+        if not isinstance(grant, str) or not grant:
+            raise ServerError(status, "the central server's answer has no handover grant")
+        return HandoverGrant(grant=grant, pickup_id=str(answer.get("pickup_id", pickup_id)),
+                             expires_at=str(answer.get("expires_at", "")))
+
     def record_handover(
         self,
         pickup_id: str,
         *,
         card_auth_cert_serial: str,
         handed_over_at: str,
-        clerk_token: str,
+        grant: str,
         idempotency_key: str,
     ) -> Acknowledgement:
-        """POST /v1/pickups/{pickup_id}/handover, authorised by the clerk's bearer token."""
+        """POST /v1/pickups/{pickup_id}/handover, authorised by the clerk's single-use handover grant.
+
+        The body is checked with ``contract.payloads.validate_handover`` before it is sent: a malformed
+        one raises ``PayloadInvalid`` (a ValueError; the outbox marks such an item ``malformed_payload``).
+        A 401/403 that is not about the kiosk's certificate is the grant being refused: ``GrantRefused``.
+        """
         path = f"/v1/pickups/{quote(str(pickup_id), safe='')}/handover"
-        body = {"card_auth_cert_serial": card_auth_cert_serial, "handed_over_at": handed_over_at}
-        headers = {"Authorization": f"Bearer {clerk_token}"}
-        status, answer = self._post(path, "/v1/pickups/{id}/handover", body, idempotency_key, headers)
+        body = {"card_auth_cert_serial": card_auth_cert_serial, "handed_over_at": handed_over_at, "grant": grant}
+        validate_handover(body)
+        try:
+            status, answer = self._post(path, "/v1/pickups/{id}/handover", body, idempotency_key)
+        except Rejected as exc:
+            if exc.status in (401, 403) and not is_kiosk_level(exc.status, exc.server_code):
+                raise GrantRefused(exc.status, exc.server_code, exc.message) from exc
+            raise
         receipt = answer.get("receipt_id") or answer.get("handover_id") or answer.get("id")
         return Acknowledgement(status, str(receipt) if receipt is not None else None,
                                bool(answer.get("duplicate", status == 200)))
+
+    def report_staff_call(self, call_id: str, *, called_at: str) -> StaffCallState:
+        """POST /v1/staff-calls: a resident asked for staff. The same ``call_id`` again is the same call.
+
+        The body is only the call's id and time (``contract.payloads.validate_staff_call``): nothing about
+        the resident can ride along.
+        """
+        body = {"call_id": call_id, "called_at": called_at}
+        validate_staff_call(body)
+        status, answer = self._post("/v1/staff-calls", "/v1/staff-calls", body)
+        return _staff_call_state(status, answer, call_id)
+
+    def cancel_staff_call(self, call_id: str) -> StaffCallState:
+        """DELETE /v1/staff-calls/{call_id}: the resident no longer needs staff (only this kiosk's calls)."""
+        if not is_staff_call_id(call_id):
+            raise ValueError("a staff call id is a UUID in canonical lower-case form")
+        status, answer = self._send("DELETE", f"/v1/staff-calls/{call_id}", "/v1/staff-calls/{call_id}", None, {})
+        return _staff_call_state(status, answer, call_id)
 
     def heartbeat(
         self, *, version: str, reader_state: str, outbox_depth: int, outbox_oldest_age_seconds: float | None
@@ -206,7 +305,7 @@ class CentralClient:
     ) -> tuple[int, dict[str, Any]]:
         extra = dict(headers or {})
         if idempotency_key is not None:
-            if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            if not is_idempotency_key(idempotency_key):
                 raise ValueError("an idempotency key is 16-64 characters of A-Z, a-z, 0-9 and '-'")
             extra["Idempotency-Key"] = idempotency_key
         return self._send("POST", path, route, body, extra)
@@ -240,6 +339,14 @@ class CentralClient:
         return response.status_code, _decode(response)
 
 
+def _staff_call_state(status: int, answer: Mapping[str, Any], call_id: str) -> StaffCallState:
+    value = answer.get("status")
+    if value not in ("open", "acknowledged", "cancelled"):
+        raise ServerError(status, "the central server gave no usable staff-call status")
+    return StaffCallState(call_id=str(answer.get("call_id", call_id)), status=str(value),
+                          duplicate=bool(answer.get("duplicate", False)))
+
+
 def _new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
@@ -256,6 +363,8 @@ def _decode(response: requests.Response) -> dict[str, Any]:
         document = response.json()
     except ValueError:  # includes requests.JSONDecodeError; the body was read inside request()
         document = None
+    if status == 204:
+        return {}
     if 200 <= status < 300:
         if not isinstance(document, dict):
             raise ServerError(status, f"the central server answered HTTP {status} without the expected JSON")

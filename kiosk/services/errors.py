@@ -10,7 +10,8 @@ never succeed" without knowing about ``requests`` or ``ssl``. ``requests``' exce
     ├── TlsError                      certificate problem on either side (CA bundle, client cert/key)
     ├── ServerError(status)           5xx, 408, 429 or an unreadable answer: the server may do better later
     └── Rejected(status, code, msg)   4xx: the server understood and refused this request
-        └── Conflict                  409: clashes with something the server already has
+        ├── Conflict                  409: clashes with something the server already has
+        └── GrantRefused              401/403 for a handover: its grant is unknown, used or expired
 
 Messages never contain request or response bodies: they may carry personal data. The server's own
 ``message`` is kept on ``Rejected`` for the screen, but the outbox stores only ``code``.
@@ -100,3 +101,29 @@ class Rejected(CentralError):
 
 class Conflict(Rejected):
     """409: the server already holds something that clashes (e.g. this application under another key)."""
+
+
+GRANT_REASONS = frozenset({"grant_expired", "grant_used", "grant_refused"})
+
+
+def is_kiosk_level(status: int, server_code: str) -> bool:
+    """A 401/403 about the kiosk itself (``kiosk_certificate_required``, ``kiosk_certificate_untrusted``,
+    ``kiosk_unknown``, ``kiosk_disabled``), not about the request: fixing the kiosk's setup makes the same
+    request succeed, so an item refused this way waits instead of dying."""
+    return status in (401, 403) and server_code.startswith("kiosk_")
+
+
+class GrantRefused(Rejected):
+    """The server refused a handover's grant (401/403): unknown, for another pickup or kiosk, used, expired.
+
+    Why a type of its own: a handover waits in the outbox with the grant a clerk obtained at the counter;
+    no retry can revive a refused one, so the item must go to staff (dead) with a reason they can act on,
+    ``code`` — "grant_expired", "grant_used" or "grant_refused" — instead of being retried forever.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, code, message)
+        if self.server_code in ("grant_expired", "grant_used"):
+            self.code = self.server_code
+        else:
+            self.code = "grant_refused"

@@ -12,9 +12,12 @@ Why each piece is there:
   process skips the item while it is in flight, and if the sender dies, the lease runs out and the item
   is sent again (same key). ``attempts`` is counted at claim time, so even a payload that crashes the
   process backs off.
-* Failures are sorted once, here: network, timeout, TLS, 5xx, 401/403 → wait and retry with exponential
-  backoff and full jitter; other 4xx → ``dead`` (kept for staff, never retried automatically); 409
-  "already submitted" → the application is on the server, so it counts as delivered.
+* Failures are sorted once, here: network, timeout, TLS, 5xx, a 401/403 about the kiosk's certificate →
+  wait and retry with exponential backoff and full jitter; other 4xx → ``dead`` (kept for staff, never
+  retried automatically); 409 "already submitted" → the application is on the server, so it counts as
+  delivered. A handover carries a clerk's single-use grant (not the clerk's 30-minute token, which would
+  have died while the item waited); a refused grant is ``dead`` with its reason (``grant_expired``,
+  ``grant_used``, ``grant_refused``), because no retry can revive it.
 * Payloads are sealed with AES-GCM (``at_rest``) bound to the item id and kind; delivered items keep
   only a non-personal record (local number, kind, receipt id, delivered_at). ``secure_delete`` zeroes
   freed pages. ``last_error`` holds a short code, never text from a payload.
@@ -39,8 +42,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.payloads import PayloadInvalid, validate_application, validate_handover_item
 from kiosk.services.at_rest import PayloadCipher, PayloadUnreadable, load_key
-from kiosk.services.errors import CentralError, Conflict, Rejected
+from kiosk.services.errors import CentralError, Conflict, GrantRefused, Rejected, is_kiosk_level
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,6 @@ QUEUED, DELIVERED, DEAD = "queued", "delivered", "dead"
 # Server codes of a 409 that mean "the server already has this application" (it arrived, under another
 # key — e.g. a retry from a restored backup): delivered, not dead.
 ALREADY_SUBMITTED = frozenset({"already_submitted", "application_already_submitted", "duplicate_application"})
-# 4xx statuses that are about this kiosk (certificate, clerk token), not about the item: keep waiting.
-_KIOSK_LEVEL_4XX = frozenset({401, 403})
 _SCHEMA_VERSION = "1"
 _KEY_CHECK = b"outbox key check"
 
@@ -286,13 +288,24 @@ class Outbox:
     # --- the resident's side ------------------------------------------------------------------------------
 
     def enqueue(self, kind: str, payload: Mapping[str, Any]) -> Receipt:
-        """Store ``payload`` encrypted and durably; return the receipt once it is on disk."""
+        """Store ``payload`` encrypted and durably; return the receipt once it is on disk.
+
+        An application is validated with ``contract.payloads.validate_application`` first, a handover
+        (pickup id, serial, time and the clerk's grant) with ``validate_handover_item``: a malformed one
+        raises ``PayloadInvalid`` (a ValueError naming the field) and nothing is stored.
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}; known: {', '.join(KINDS)}")
         if not isinstance(payload, Mapping):
             raise TypeError("an outbox payload is a JSON object (a mapping)")
         item_id = uuid.uuid4().hex
         blob = self._cipher.seal_json(item_id, kind, dict(payload))  # TypeError if not JSON-able
+        if kind == "application":
+            # The server's own rules (contract.payloads): a body it would refuse is refused here, before
+            # anything is written, instead of becoming a dead item after the resident has left.
+            validate_application(payload)
+        elif kind == "handover":
+            validate_handover_item(payload)
         now = self.clock()
         with self._write() as db:
             cursor = db.execute(
@@ -392,6 +405,10 @@ class Outbox:
 
         try:
             result = deliver(item)
+        except GrantRefused as exc:
+            # The clerk's authorisation is gone (expired, used, unknown): staff must see it, not a retry loop.
+            self.mark_dead(item.item_id, exc.code)
+            return event(DEAD, exc.code)
         except Conflict as exc:
             if exc.server_code in ALREADY_SUBMITTED:
                 self.mark_delivered(item.item_id, None, exc.server_code)
@@ -399,7 +416,12 @@ class Outbox:
             self.mark_dead(item.item_id, exc.code)
             return event(DEAD, exc.code)
         except Rejected as exc:
-            if exc.status in _KIOSK_LEVEL_4XX:
+            if exc.status in (401, 403):
+                if item.kind == "handover" and not is_kiosk_level(exc.status, exc.server_code):
+                    reason = GrantRefused(exc.status, exc.server_code, exc.message).code
+                    self.mark_dead(item.item_id, reason)
+                    return event(DEAD, reason)
+                # About this kiosk (its certificate, its registration), not the item: wait for the fix.
                 self.mark_retry(item.item_id, exc.code)
                 return event("retry", exc.code)
             self.mark_dead(item.item_id, exc.code)
@@ -408,11 +430,14 @@ class Outbox:
             self.mark_retry(item.item_id, exc.code)
             return event("retry", exc.code, detail=str(exc))
         except (KeyError, TypeError, ValueError) as exc:
-            # The payload does not fit its kind (a bug upstream): retrying cannot help.
+            # The payload does not fit its kind (a bug upstream): retrying cannot help. A handover queued
+            # before grants existed (with a clerk token) has no grant: say so, staff must record it by hand.
+            missing_grant = isinstance(exc, PayloadInvalid) and exc.field == "grant"
+            reason = "grant_missing" if missing_grant else "malformed_payload"
             log.error("outbox item %s: malformed %s payload (%s)", item.local_number, item.kind,
                       type(exc).__name__)
-            self.mark_dead(item.item_id, "malformed_payload")
-            return event(DEAD, "malformed_payload")
+            self.mark_dead(item.item_id, reason)
+            return event(DEAD, reason)
         except Exception as exc:
             # Unknown trouble: keep the item and back off. Only the type is logged (messages may hold data).
             log.error("outbox item %s: unexpected %s while delivering", item.local_number, type(exc).__name__)
@@ -584,11 +609,13 @@ def central_delivery(client: Any) -> Deliver:
             result = client.submit_application(payload, item.idempotency_key)
             return Delivered(result.receipt_id, "duplicate" if result.duplicate else None)
         if item.kind == "handover":
+            if "grant" not in payload:
+                raise PayloadInvalid("grant", "missing (queued with a clerk token, before handover grants)")
             ack = client.record_handover(
                 payload["pickup_id"],
                 card_auth_cert_serial=payload["card_auth_cert_serial"],
                 handed_over_at=payload["handed_over_at"],
-                clerk_token=payload["clerk_token"],
+                grant=payload["grant"],
                 idempotency_key=item.idempotency_key,
             )
             return Delivered(ack.receipt_id, "duplicate" if ack.duplicate else None)

@@ -37,7 +37,7 @@ KEY_ESCAPE = 27  # also Android's back key/gesture
 
 
 class Flow(Protocol):
-    """What the UI needs from a flow (kiosk.core.card_check.CardCheckFlow and test fakes)."""
+    """What the UI needs from the machine it follows (``kiosk.core.shell.Shell`` and test fakes)."""
 
     @property
     def state(self) -> ViewState: ...
@@ -138,7 +138,14 @@ class KioskApp(App):
         self._subscription = self.flow.subscribe(self.show)
         self.render(self.flow.state)
         if self.prebuild:
+            Clock.schedule_once(self._warm_up, 0)
             Clock.schedule_once(self._prebuild_next, 0)
+
+    @staticmethod
+    def _warm_up(_dt: float) -> None:
+        from kiosk.ui.linebreak import warm_up
+
+        warm_up()
 
     def _prebuild_next(self, _dt: float) -> None:
         """Build the not-yet-shown screens one per frame while the attract screen idles: the first

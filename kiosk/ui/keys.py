@@ -17,7 +17,10 @@ PIN_NAME_KEYS: dict[str, str] = {
     "card_info": "pinname.card_info",
     "juki": "pinname.juki",
 }
-GENERIC_PIN_KEY = "pinname.generic"  # a message names a PIN the UI does not know, or none at all
+GENERIC_PIN_KEY = "pinname.generic"
+
+# The button that starts each task on the attract screen (kiosk.core.flows.TASKS).
+TASK_KEYS: dict[str, str] = {"card_check": "attract.start"}
 
 STATUS_KEYS: dict[str, str] = {
     "passed": "result.status.passed",
@@ -38,6 +41,10 @@ UI_KEYS: tuple[str, ...] = (
     "a11y.speech.disable",
     "staff.call",
     "staff.called",
+    "staff.call.sending",
+    "staff.call.sent",
+    "staff.call.failed",
+    "take_card.hint",
     "common.cancel",
     "common.start_over",
     "common.finish",

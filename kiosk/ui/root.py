@@ -6,7 +6,7 @@ Any touch anywhere is posted as ``Touched`` first (the flow's idle timer), then 
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, ObjectProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 
 from kiosk.core.events import Touched
@@ -26,6 +26,7 @@ class KioskRoot(FloatLayout):
     current = ObjectProperty(None, allownone=True)  # the KioskScreen on show
     busy_elsewhere = BooleanProperty(False)  # card I/O while a screen without its own indicator is up
     staff_called = BooleanProperty(False)
+    staff_call = StringProperty("")  # "" | "sending" | "sent" | "failed"
 
     def __init__(self, post: object = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -46,7 +47,9 @@ class KioskRoot(FloatLayout):
         assist.high_contrast = view.high_contrast
         assist.speech = view.speech
         assist.staff_called = view.staff_called
+        assist.staff_call = view.staff_call or ""
         self.staff_called = view.staff_called
+        self.staff_call = view.staff_call or ""
         self.busy_elsewhere = view.busy and view.screen not in BUSY_SCREENS
         self._show(view)
         self._idle_warning(view.idle_warning)

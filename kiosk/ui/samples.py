@@ -9,15 +9,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kiosk.core import messages as m
-from kiosk.core.view import CheckLine, PinPadView, PinTries, ReaderState, ResultView, Screen, ViewState
+from kiosk.core.flows import TASKS
+from kiosk.core.input import PIN4, InputBuffer
+from kiosk.core.view import CheckLine, Notice, PinTries, ReaderState, ResultView, Screen, ViewState
 
 SAMPLE_CHECKS: tuple[tuple[str, str], ...] = (
     ("auth_chain", "passed"),
     ("auth_validity", "passed"),
     ("auth_key_usage", "passed"),
     ("possession", "passed"),
-    ("revocation", "not_checked"),
-    ("basic4_digest", "failed"),
+    ("basic4_digest", "passed"),
+    ("sign_consistency", "not_checked"),
+    ("revocation", "passed"),
 )
 
 # Obviously synthetic (見本 = "sample"), never a real person.
@@ -31,6 +34,7 @@ SAMPLE_DETAILS: tuple[tuple[str, str], ...] = (
 
 
 def sample_result(details: bool = False) -> ResultView:
+    """A valid card inside its renewal window, with one PIN blocked: headline, a notice, every section."""
     return ResultView(
         verified=True,
         checks=tuple(CheckLine(name, status, m.check_key(name, status)) for name, status in SAMPLE_CHECKS),
@@ -38,19 +42,45 @@ def sample_result(details: bool = False) -> ResultView:
         days_to_expiry=62,
         renewal_key=m.RENEWAL_SOON,
         pins=(
-            PinTries("auth", 3, 3, blocked=False, not_set=False),
-            PinTries("sign", 5, 5, blocked=False, not_set=False),
-            PinTries("card_info", 2, 3, blocked=False, not_set=False),
-            PinTries("juki", 0, 3, blocked=True, not_set=False),
+            PinTries("auth", 3, 3, blocked=False, not_set=False, usable=2),
+            PinTries("sign", 5, 5, blocked=False, not_set=False, usable=4),
+            PinTries("card_info", 2, 3, blocked=False, not_set=False, usable=1),
+            PinTries("juki", 0, 3, blocked=True, not_set=False, usable=0),
         ),
         details=SAMPLE_DETAILS if details else None,
+        headline=Notice(m.RESULT_VALID, tone="ok"),
+        notices=(Notice(m.NOTICE_PIN_BLOCKED, {"pin": "juki"}, tone="bad"),),
     )
+
+
+def sample_failed_result() -> ResultView:
+    """A card whose data failed its integrity check: the failure first, the data withheld."""
+    checks = (("auth_chain", "passed"), ("auth_validity", "passed"), ("auth_key_usage", "passed"),
+              ("possession", "passed"), ("basic4_digest", "failed"), ("revocation", "passed"))
+    return ResultView(
+        verified=False,
+        checks=tuple(CheckLine(name, status, m.check_key(name, status)) for name, status in checks),
+        certificate_expiry="2030-05-31", days_to_expiry=1500, renewal_key=None,
+        pins=(PinTries("auth", 3, 3, blocked=False, not_set=False, usable=2),),
+        headline=Notice(m.RESULT_TAMPERED, tone="bad"), details_withheld=True, details_offered=False,
+    )
+
+
+def _typed(count: int) -> InputBuffer:
+    entry = InputBuffer(PIN4)
+    for digit in "1234"[:count]:
+        entry.add(digit)
+    return entry
 
 
 def sample_state(screen: Screen, language: str = "ja", **changes: object) -> ViewState:
     """A plausible state for ``screen``; ``changes`` override any ViewState field."""
     base = ViewState(screen=screen, language=language, reader=ReaderState.READY)
-    if screen is Screen.INSERT_CARD:
+    if screen is Screen.ATTRACT:
+        base = replace(base, tasks=TASKS)
+    elif screen is Screen.TAKE_CARD:
+        base = replace(base, reader=ReaderState.CARD_PRESENT, message_key=m.TAKE_CARD)
+    elif screen is Screen.INSERT_CARD:
         base = replace(base, message_key=m.ERROR_CARD_REMOVED)
     elif screen in (Screen.READING, Screen.VERIFYING):
         base = replace(base, reader=ReaderState.CARD_PRESENT, busy=True, message_key=m.CARD_KEEP_STILL)
@@ -59,8 +89,7 @@ def sample_state(screen: Screen, language: str = "ja", **changes: object) -> Vie
             base,
             reader=ReaderState.CARD_PRESENT,
             message_key=m.PIN_AUTH,
-            pin=PinPadView(entered=2, length=4, remaining_tries=2, error_key=m.PIN_WRONG,
-                           error_args={"remaining": 2}),
+            pin=_typed(2).view(remaining_tries=2, note=(m.PIN_TRIES_RULE, {"usable": 2, "pin": "auth"})),
         )
     elif screen is Screen.RESULT:
         base = replace(base, reader=ReaderState.CARD_PRESENT, result=sample_result())

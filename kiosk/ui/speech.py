@@ -170,6 +170,8 @@ class Guide:
             return
         if view.idle_warning is not None:
             lines: Lines = [("idle.title", {})]
+        elif view.staff_call == "failed":
+            lines = [("staff.call.failed", {})]
         elif view.staff_called:
             lines = [("staff.called", {})]
         else:

@@ -75,3 +75,16 @@ def detail_value(t: UiTranslator, label_key: str, value: str) -> str:
     if label_key == DETAIL_BIRTH_DATE:
         return format_date(t, value)
     return value
+
+
+def headline(t: UiTranslator, result: ResultView) -> str:
+    """The result's first line: a mark and the sentence that says what it means for the resident."""
+    from kiosk.ui.keys import SYMBOLS
+
+    notice = result.headline
+    if notice is None:
+        key, tone, args = ("result.verified", "ok", {}) if result.verified else ("result.not_verified", "bad", {})
+    else:
+        key, tone, args = notice.key, notice.tone, dict(notice.args)
+    mark = SYMBOLS["passed"] if tone == "ok" else SYMBOLS["warning"]
+    return f"{mark} {t(key, **args)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routes import applications, certificate_status, clerk_sessions, health, kiosks, pickups
+from server.routes import applications, certificate_status, clerk_sessions, health, kiosks, pickups, staff_calls
 
 
 def all_routers() -> list[APIRouter]:
@@ -15,4 +15,5 @@ def all_routers() -> list[APIRouter]:
         certificate_status.router,
         kiosks.router,
         clerk_sessions.router,
+        staff_calls.router,
     ]

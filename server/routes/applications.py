@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contract.photo import PhotoRejected, validate_photo
 from server import idempotency
 from server.deps import ContextDep, IdempotencyKey, KioskDep, SessionDep
 from server.errors import ApiError
 from server.identifiers import application_lookup_key, decode_photo, mask_application_id, new_receipt_id
 from server.models import Application
-from server.photos import PhotoRejected, validate_photo
 from server.schemas import ApplicationCreate, ApplicationId, ApplicationReceipt, ApplicationState, ErrorBody
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])

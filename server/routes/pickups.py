@@ -1,8 +1,10 @@
-"""``/v1/pickups``: cards waiting at the counter; clerks look them up and record the handover.
+"""``/v1/pickups``: cards waiting at the counter; clerks look them up and authorise the handover.
 
-The handover is refused unless the card on the counter is the card recorded for this pickup (its
-authentication certificate serial), and it happens once: a retry with the same Idempotency-Key replays the
-first answer, any other attempt gets 409.
+The handover itself is recorded by the kiosk (often later, through its outbox) with a single-use grant the
+clerk obtained while signed in (``server/grants.py``), not with the clerk's short-lived token. It is refused
+unless the card on the counter is the card recorded for this pickup (its authentication certificate
+serial), and it happens once: a retry with the same Idempotency-Key replays the first answer, any other
+attempt gets 403 (grant used) or 409.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server import idempotency, matching, pickup_admin
+from contract.crl import normalise_serial
+from server import grants, idempotency, matching, pickup_admin
 from server.deps import ClerkDep, ContextDep, IdempotencyKey, KioskDep, OperatorDep
 from server.errors import ApiError
 from server.identifiers import application_lookup_key
-from server.models import Application, Pickup
-from server.revocation import normalise_serial
+from server.models import Application, Clerk, Pickup
 from server.schemas import (
     NOTICE_NUMBER_PATTERN,
+    PICKUP_ID_PATTERN,
     ApplicationId,
     Basic4Check,
     Basic4CheckResult,
     ErrorBody,
+    HandoverGrantOut,
     HandoverRequest,
     HandoverResult,
     PickupCreate,
@@ -41,7 +45,7 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "pickup_not_found."},
     422: {"model": ErrorBody, "description": "Invalid request."},
 }
-PickupId = Annotated[str, Path(pattern=r"^P-[0-9A-F]{16}$")]
+PickupId = Annotated[str, Path(pattern=PICKUP_ID_PATTERN)]
 
 
 def _find(session: Session, pickup_id: str, *, for_update: bool = False) -> Pickup:
@@ -93,22 +97,56 @@ def find_pickup(
 
 
 @router.post(
+    "/{pickup_id}/handover-grants",
+    status_code=201,
+    response_model=HandoverGrantOut,
+    responses={
+        **_AUTH_ERRORS,
+        409: {"model": ErrorBody, "description": "already_handed_over or pickup_cancelled."},
+    },
+    summary="Authorise one handover of this pickup at this kiosk (clerk); the grant outlives the session",
+)
+def grant_handover(
+    pickup_id: PickupId, principal: ClerkDep, kiosk: KioskDep, context: ContextDep
+) -> HandoverGrantOut:
+    now = context.clock()
+    with context.sessions() as session:
+        pickup = _find(session, pickup_id)
+        _check_open(pickup)
+        grant, expires_at = grants.issue(
+            session,
+            pickup,
+            kiosk_id=kiosk.kiosk_id,
+            clerk_id=principal.clerk_id,
+            now=now,
+            lifetime=context.settings.handover_grant_lifetime,
+        )
+        session.commit()
+    return HandoverGrantOut(grant=grant, pickup_id=pickup_id, kiosk_id=kiosk.kiosk_id, expires_at=expires_at)
+
+
+@router.post(
     "/{pickup_id}/handover",
     response_model=HandoverResult,
     responses={
-        **_AUTH_ERRORS,
+        403: {
+            "model": ErrorBody,
+            "description": "Kiosk not accepted, or the grant is refused: grant_invalid (unknown, another "
+            "pickup or another kiosk), grant_used, grant_expired. Sending it again will not help.",
+        },
+        404: {"model": ErrorBody, "description": "pickup_not_found."},
         409: {
             "model": ErrorBody,
             "description": "card_mismatch, already_handed_over, pickup_cancelled or idempotency_key_reused.",
         },
+        422: {"model": ErrorBody, "description": "Invalid request."},
     },
-    summary="Record that the card was handed over (clerk)",
+    summary="Record that the card was handed over (kiosk, with the clerk's handover grant)",
 )
 def hand_over(
     pickup_id: PickupId,
     body: HandoverRequest,
     idempotency_key: IdempotencyKey,
-    principal: ClerkDep,
     kiosk: KioskDep,
     context: ContextDep,
 ) -> Any:
@@ -119,17 +157,21 @@ def hand_over(
         for attempt in range(2):
             try:
                 # Lock the pickup first, then look for an earlier answer: a concurrent retry with the same
-                # key that got the lock first has committed its record by the time we hold the lock.
+                # key that got the lock first has committed its record by the time we hold the lock. The
+                # replay comes before the grant check: the grant is used up by the very answer replayed.
                 pickup = _find(session, pickup_id, for_update=True)
                 replay = idempotency.find(
                     session, kiosk_id=kiosk.kiosk_id, scope=scope, key=idempotency_key, body_hash=body_hash
                 )
                 if replay is not None:
                     return JSONResponse({**replay.body, "duplicate": True}, status_code=200)
+                grant = grants.redeem(session, body.grant, pickup, kiosk_id=kiosk.kiosk_id, now=now)
                 _check_handover(pickup, body)
+                clerk = session.get(Clerk, grant.clerk_id)
+                grant.used_at = now
                 pickup.status = "handed_over"
                 pickup.handed_over_at = body.handed_over_at
-                pickup.handed_over_by = principal.clerk_id
+                pickup.handed_over_by = grant.clerk_id
                 pickup.handed_over_kiosk_id = kiosk.kiosk_id
                 pickup.updated_at = now
                 if pickup.application_row_id is not None:
@@ -141,7 +183,7 @@ def hand_over(
                     pickup_id=pickup.pickup_id,
                     status="handed_over",
                     handed_over_at=body.handed_over_at,
-                    clerk=principal.username,
+                    clerk=clerk.username if clerk is not None else "",
                     kiosk_id=kiosk.kiosk_id,
                     duplicate=False,
                 ).model_dump(mode="json")
@@ -164,7 +206,7 @@ def hand_over(
     raise AssertionError("unreachable")
 
 
-def _check_handover(pickup: Pickup, body: HandoverRequest) -> None:
+def _check_open(pickup: Pickup) -> None:
     if pickup.status == "cancelled":
         raise ApiError(409, "pickup_cancelled", "This pickup was cancelled.")
     if pickup.status == "handed_over":
@@ -172,6 +214,10 @@ def _check_handover(pickup: Pickup, body: HandoverRequest) -> None:
         raise ApiError(
             409, "already_handed_over", "This card was already handed over.", extra={"handed_over_at": handed}
         )
+
+
+def _check_handover(pickup: Pickup, body: HandoverRequest) -> None:
+    _check_open(pickup)
     if normalise_serial(body.card_auth_cert_serial) != pickup.card_auth_cert_serial:
         raise ApiError(
             409,

@@ -23,27 +23,18 @@ from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.session import PinStatus
 from drivers.mynumber.verifier import CARD_INFO_CHECKS, DEFAULT_REQUIRED, Verdict
 from kiosk.config import KioskConfig, KioskSection
-from kiosk.core.card_check import (
-    JOB_CARD,
-    JOB_DETAILS,
-    JOB_PREFETCH,
-    JOB_VERIFY,
-    CardCheckFlow,
-    CardDetails,
-    CardReady,
-    Prefetched,
-)
 from kiosk.core.dispatch import FakeClock, SyncDispatcher
 from kiosk.core.events import (
     CallStaff,
     Cancel,
+    CancelStaffCall,
+    CardFailed,
     CardInserted,
     CardRemoved,
+    CardResult,
     Event,
     Finish,
     HideDetails,
-    JobFailed,
-    JobFinished,
     LanguageChosen,
     MoreTime,
     PinBackspace,
@@ -52,6 +43,7 @@ from kiosk.core.events import (
     PinSubmit,
     ReaderChanged,
     ShowDetails,
+    StaffCallUpdated,
     Start,
     Tick,
     ToggleHighContrast,
@@ -60,7 +52,19 @@ from kiosk.core.events import (
     ToggleSpeech,
     Touched,
 )
+from kiosk.core.flows import CARD_CHECK
+from kiosk.core.flows.card_check import (
+    CardCheckFlow,
+    CardDetails,
+    CardReady,
+    Prefetch,
+    Prefetched,
+    ReadDetails,
+    Recognise,
+    VerifyWithPin,
+)
 from kiosk.core.messages import ALL_MESSAGE_KEYS
+from kiosk.core.shell import Shell
 from kiosk.core.view import ReaderState, Screen, ViewState
 
 READER = "Test reader 0"
@@ -76,41 +80,41 @@ NOT_AFTER = datetime(2029, 3, 31, 16, 0, tzinfo=UTC)  # 2029-04-01 01:00 JST
 # --- fakes and helpers --------------------------------------------------------------------------------------------
 
 
+KINDS = {Recognise: "card", Prefetch: "prefetch", VerifyWithPin: "verify", ReadDetails: "details"}
+
+
 class FakeCardJobs:
-    """Records job requests; the test answers them through the dispatcher, in any order it likes."""
+    """Records submitted operations; the test answers them through the dispatcher, in any order it likes."""
 
     def __init__(self, dispatcher: SyncDispatcher) -> None:
         self.dispatcher = dispatcher
         self.requests: list[tuple[str, int]] = []
+        self.insertions: list[int] = []
         self.pins: list[bytes] = []
         self.answer_now: Callable[[str, int], Event | None] | None = None
         self._ids = itertools.count(100)
 
-    def _request(self, kind: str) -> int:
-        job_id = next(self._ids)
-        self.requests.append((kind, job_id))
+    def submit(self, operation: object, *, insertion: int) -> int:
+        ticket = next(self._ids)
+        kind = KINDS[type(operation)]
+        self.requests.append((kind, ticket))
+        self.insertions.append(insertion)
+        pin = getattr(operation, "pin", None)
+        if pin is not None:
+            self.pins.append(bytes(pin))
+            operation.wipe()  # the worker owns the buffer and zeroes it
         if self.answer_now is not None:
-            event = self.answer_now(kind, job_id)
+            event = self.answer_now(kind, ticket)
             if event is not None:
-                self.dispatcher.post(event)  # posted from inside flow.handle: must be queued, not nested
-        return job_id
-
-    def prefetch(self) -> int:
-        return self._request("prefetch")
-
-    def verify(self, pin: bytearray) -> int:
-        return self._take(pin, "verify")
-
-    def read_details(self, card_info_pin: bytearray) -> int:
-        return self._take(card_info_pin, "details")
-
-    def _take(self, pin: bytearray, kind: str) -> int:
-        self.pins.append(bytes(pin))
-        pin[:] = bytes(len(pin))  # the service owns the buffer and zeroes it
-        return self._request(kind)
+                self.dispatcher.post(event)  # posted from inside handle: must be queued, not nested
+        return ticket
 
     def last(self, kind: str) -> int:
-        return next(job_id for k, job_id in reversed(self.requests) if k == kind)
+        return next(ticket for k, ticket in reversed(self.requests) if k == kind)
+
+    def pin_requests(self) -> list[str]:
+        """The operations that carried a PIN to the card (what the tests mostly care about)."""
+        return [k for k, _ in self.requests if k in ("verify", "details")]
 
 
 def statuses(auth: int = 3, card_info: int = 3) -> tuple[PinStatus, ...]:
@@ -195,17 +199,17 @@ def personal_data_in(root: object, skip: tuple[type, ...] = ()) -> set[str]:
 
 @dataclass
 class Kiosk:
-    """A flow wired like the app, with helpers that read like what a resident does."""
+    """The shell with the card check, wired like the app, with helpers that read like what a resident does."""
 
     config: KioskConfig = CONFIG
-    on_call_staff: Callable[[], None] | None = None
+    staff_caller: Callable[[bool], None] | None = None
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
         self.dispatcher = SyncDispatcher()
         self.jobs = FakeCardJobs(self.dispatcher)
-        self.flow = CardCheckFlow(self.dispatcher, self.jobs, self.clock, self.config,
-                                  on_call_staff=self.on_call_staff)
+        self.flow = Shell(self.dispatcher, self.jobs, self.clock, self.config, flows={CARD_CHECK: CardCheckFlow},
+                          staff_caller=self.staff_caller)
         self.states: list[ViewState] = []
         self.flow.subscribe(self._seen)
 
@@ -234,21 +238,27 @@ class Kiosk:
     def type(self, digits: str) -> Kiosk:
         return self.post(*(PinDigit(d) for d in digits))
 
+    def answer(self, kind: str, result: object) -> Kiosk:
+        return self.post(CardResult(self.jobs.last(kind), result))
+
+    def fail(self, kind: str, error: BaseException) -> Kiosk:
+        return self.post(CardFailed(self.jobs.last(kind), error))
+
     # --- getting somewhere ---
 
     def ready(self) -> Kiosk:
         return self.post(ReaderChanged("ready", READER))
 
-    def insert(self, job_id: int = 1) -> Kiosk:
-        return self.post(CardInserted(READER, b"\x3b", job_id))
+    def insert(self, insertion: int = 1) -> Kiosk:
+        return self.post(CardInserted(READER, b"\x3b", insertion))
 
-    def card_ready(self, remaining: int = 3, *, job_id: int = 1, **flags: bool) -> Kiosk:
-        return self.post(JobFinished(JOB_CARD, CardReady(PinStatus("auth", remaining, 3, **flags)), job_id))
+    def card_ready(self, remaining: int = 3, **flags: bool) -> Kiosk:
+        return self.answer("card", CardReady(PinStatus("auth", remaining, 3, **flags)))
 
-    def prefetched(self, *, job_id: int = 1, card_info: int = 3) -> Kiosk:
-        checks = (CheckResult("auth_chain", "passed"), CheckResult("auth_validity", "passed"),
-                  CheckResult("auth_key_usage", "passed"))
-        return self.post(JobFinished(JOB_PREFETCH, Prefetched(checks, statuses(card_info=card_info)), job_id))
+    def prefetched(self, *, card_info: int = 3, failed: bool = False) -> Kiosk:
+        checks = (CheckResult("auth_chain", "failed" if failed else "passed", "unknown_issuer" if failed else None),
+                  CheckResult("auth_validity", "passed"), CheckResult("auth_key_usage", "passed"))
+        return self.answer("prefetch", Prefetched(checks, statuses(card_info=card_info), certificate_failed=failed))
 
     def to_pin_entry(self, *, card_info: int = 3) -> Kiosk:
         return self.ready().insert().card_ready().prefetched(card_info=card_info)
@@ -257,7 +267,7 @@ class Kiosk:
         return self.to_pin_entry().type("1234").post(PinSubmit())
 
     def verified(self, verdict: Verdict | None = None) -> Kiosk:
-        return self.post(JobFinished(JOB_VERIFY, verdict or make_verdict(), self.jobs.last("verify")))
+        return self.answer("verify", verdict or make_verdict())
 
     def to_result(self, *, card_info: int = 3) -> Kiosk:
         pad = self.to_pin_entry(card_info=card_info).type("1234").post(PinSubmit())
@@ -270,7 +280,7 @@ class Kiosk:
         return self.to_card_info_pin().type("5678").post(PinSubmit())
 
     def details(self, details: CardDetails | None = None) -> Kiosk:
-        return self.post(JobFinished(JOB_DETAILS, details or make_details(), self.jobs.last("details")))
+        return self.answer("details", details or make_details())
 
     def to_details_shown(self) -> Kiosk:
         return self.to_details_verifying().details()
@@ -279,13 +289,13 @@ class Kiosk:
         return self.ready().insert().card_ready(1)
 
     def to_error(self) -> Kiosk:
-        return self.ready().insert().post(JobFailed(JOB_CARD, errors.NotAMyNumberCard("no JPKI"), 1))
+        return self.ready().insert().fail("card", errors.NotAMyNumberCard("no JPKI"))
 
 
 def assert_nothing_personal(kiosk: Kiosk) -> None:
     assert not any(value in repr(kiosk.state) for value in PERSONAL), repr(kiosk.state)
     assert personal_data_in(kiosk.flow) == set()
-    assert bytes(kiosk.flow._session.pin._digits) == bytes(4)
+    assert not kiosk.flow.session.entry.holds_anything()
 
 
 # --- start and reading --------------------------------------------------------------------------------------------
@@ -319,14 +329,9 @@ def test_card_inserted_starts_reading(prior: list[Event]) -> None:
     state = kiosk.state
     assert (state.screen, state.busy, state.message_key) == (Screen.READING, True, "card.keep_still")
     assert state.reader is ReaderState.CARD_PRESENT
-    assert kiosk.jobs.requests == []  # the service announced its own job (job_id=1)
-
-
-def test_card_without_announced_job_is_read_on_request() -> None:
-    kiosk = Kiosk().ready().insert(job_id=0)
-    assert kiosk.jobs.requests == [("prefetch", 100)]
-    kiosk.card_ready(job_id=100)
-    assert kiosk.screen is Screen.PIN_ENTRY
+    # recognition first (the pad can appear), the slow PIN-free prefetch right behind it, for this insertion
+    assert [kind for kind, _ in kiosk.jobs.requests] == ["card", "prefetch"]
+    assert kiosk.jobs.insertions == [1, 1]
 
 
 def test_card_ready_shows_the_pad_with_tries_left() -> None:
@@ -334,7 +339,25 @@ def test_card_ready_shows_the_pad_with_tries_left() -> None:
     state = kiosk.state
     assert (state.screen, state.message_key, state.busy) == (Screen.PIN_ENTRY, "pin.auth", False)
     assert state.pin is not None
-    assert (state.pin.entered, state.pin.length, state.pin.shown, state.pin.remaining_tries) == (0, 4, None, 3)
+    # 3 on the card, but an unattended kiosk keeps the last one back: 2 usable, and the rule said up front
+    assert (state.pin.entered, state.pin.length, state.pin.shown, state.pin.remaining_tries) == (0, 4, None, 2)
+    assert (state.pin.note_key, state.pin.note_args) == ("pin.tries_rule", {"usable": 2, "pin": "auth"})
+    assert state.pin.error_key is None
+
+
+def test_a_clerk_counter_shows_every_try() -> None:
+    attended = KioskConfig(kiosk=KioskSection(mode="attended"))
+    state = Kiosk(config=attended).ready().insert().card_ready(3).state
+    assert state.pin is not None and (state.pin.remaining_tries, state.pin.note_key) == (3, None)
+
+
+def test_the_tries_rule_is_said_once_not_after_each_error() -> None:
+    kiosk = Kiosk().to_pin_entry().type("1234").post(PinSubmit())
+    kiosk.fail("verify", errors.WrongPin(0x63C2, 2, "auth"))
+    state = kiosk.state
+    assert state.pin is not None and (state.pin.error_key, state.pin.remaining_tries) == ("pin.wrong", 1)
+    assert state.pin.error_args == {"remaining": 1, "pin": "auth"}  # usable tries, not the card's 2
+    assert state.pin.note_key is None  # the rule was said before the first try, not again
 
 
 def test_prefetch_arriving_while_typing_changes_nothing_on_screen() -> None:
@@ -346,7 +369,7 @@ def test_prefetch_arriving_while_typing_changes_nothing_on_screen() -> None:
 
 def test_prefetch_failure_while_typing_is_an_error() -> None:
     kiosk = Kiosk().ready().insert().card_ready().type("12")
-    kiosk.post(JobFailed(JOB_PREFETCH, errors.ProtocolError("bad certificate"), 1))
+    kiosk.post(CardFailed(kiosk.jobs.last("prefetch"), errors.ProtocolError("bad certificate")))
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.ERROR, "error.card_generic")
     assert_nothing_personal(kiosk)
 
@@ -358,18 +381,18 @@ def test_not_a_my_number_card() -> None:
     kiosk.post(CardRemoved(READER))
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.INSERT_CARD, None)
     assert kiosk.state.reader is ReaderState.READY
-    kiosk.insert(job_id=2).card_ready(job_id=2)
-    assert kiosk.screen is Screen.PIN_ENTRY
+    kiosk.insert(insertion=2).card_ready()
+    assert kiosk.screen is Screen.PIN_ENTRY and kiosk.jobs.insertions[-1] == 2
 
 
 @pytest.mark.parametrize(("error", "key"), [(errors.ReaderTimeout("slow"), "error.timeout"),
                                             (errors.ServiceUnavailable("down"), "error.reader"),
                                             (errors.ProtocolError("odd"), "error.card_generic")])
 def test_reading_failures(error: Exception, key: str) -> None:
-    kiosk = Kiosk().ready().insert().post(JobFailed(JOB_CARD, error, 1))
+    kiosk = Kiosk().ready().insert().fail("card", error)
     assert (kiosk.screen, kiosk.state.message_key, kiosk.state.busy) == (Screen.ERROR, key, False)
     kiosk.post(Finish())
-    assert kiosk.screen is Screen.ATTRACT
+    assert kiosk.screen is Screen.TAKE_CARD
 
 
 # --- the PIN pad --------------------------------------------------------------------------------------------------
@@ -393,7 +416,7 @@ def test_short_pin_is_refused_without_touching_the_card() -> None:
     kiosk = Kiosk().to_pin_entry().type("123").post(PinSubmit())
     assert kiosk.screen is Screen.PIN_ENTRY
     assert kiosk.state.pin is not None and kiosk.state.pin.error_key == "pin.format"
-    assert kiosk.jobs.requests == []
+    assert kiosk.jobs.pin_requests() == []
     kiosk.type("4")
     assert kiosk.state.pin is not None and kiosk.state.pin.error_key is None
 
@@ -404,12 +427,12 @@ def test_submit_hands_the_pin_over_and_zeroes_the_flows_copy() -> None:
     assert (state.screen, state.busy, state.pin, state.message_key) == (Screen.VERIFYING, True, None,
                                                                         "card.keep_still")
     assert kiosk.jobs.pins == [b"1234"]
-    assert bytes(kiosk.flow._session.pin._digits) == bytes(4)
+    assert not kiosk.flow.session.entry.holds_anything()
 
 
 def test_pin_digits_outside_the_pad_are_ignored() -> None:
     kiosk = Kiosk().ready().post(Start()).type("12")
-    assert kiosk.flow._session.pin.count == 0 and kiosk.state.pin is None
+    assert kiosk.flow.session.entry.count == 0 and kiosk.state.pin is None
 
 
 # --- verification result ------------------------------------------------------------------------------------------
@@ -450,13 +473,13 @@ def test_renewal_advice(validity: ValidityReport, key: str) -> None:
 
 def test_wrong_pin_then_right_pin() -> None:
     kiosk = Kiosk().to_verifying()
-    kiosk.post(JobFailed(JOB_VERIFY, errors.WrongPin(0x63C2, 2, "auth"), kiosk.jobs.last("verify")))
+    kiosk.post(CardFailed(kiosk.jobs.last("verify"), errors.WrongPin(0x63C2, 2, "auth")))
     state = kiosk.state
     assert (state.screen, state.message_key) == (Screen.PIN_ENTRY, "pin.auth")
     assert state.pin is not None
     assert (state.pin.error_key, state.pin.error_args, state.pin.remaining_tries, state.pin.entered) == (
-        "pin.wrong", {"remaining": 2, "pin": "auth"}, 2, 0)
-    assert len(kiosk.jobs.requests) == 1  # never an automatic retry
+        "pin.wrong", {"remaining": 1, "pin": "auth"}, 1, 0)  # the tries usable here: the last one is kept back
+    assert kiosk.jobs.pin_requests() == ["verify"]  # never an automatic retry
     kiosk.type("4321").post(PinSubmit()).verified()
     assert kiosk.screen is Screen.RESULT
     assert kiosk.jobs.pins == [b"1234", b"4321"]
@@ -464,7 +487,7 @@ def test_wrong_pin_then_right_pin() -> None:
 
 def test_wrong_pin_leaving_the_last_try_sends_to_the_counter() -> None:
     kiosk = Kiosk().to_verifying()
-    kiosk.post(JobFailed(JOB_VERIFY, errors.WrongPin(0x63C1, 1, "auth"), kiosk.jobs.last("verify")))
+    kiosk.post(CardFailed(kiosk.jobs.last("verify"), errors.WrongPin(0x63C1, 1, "auth")))
     assert (kiosk.screen, kiosk.state.message_key, kiosk.state.message_args) == (
         Screen.GO_TO_COUNTER, "counter.last_try", {"pin": "auth", "remaining": 1})
 
@@ -472,9 +495,9 @@ def test_wrong_pin_leaving_the_last_try_sends_to_the_counter() -> None:
 def test_last_try_refused_before_the_pad_appears() -> None:
     kiosk = Kiosk().to_go_to_counter()
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.GO_TO_COUNTER, "counter.last_try")
-    assert kiosk.jobs.requests == []
+    assert kiosk.jobs.pin_requests() == []
     kiosk.post(Finish())
-    assert kiosk.screen is Screen.ATTRACT
+    assert kiosk.screen is Screen.TAKE_CARD
 
 
 def test_attended_mode_also_refuses_the_last_try_without_a_confirmation() -> None:
@@ -484,7 +507,7 @@ def test_attended_mode_also_refuses_the_last_try_without_a_confirmation() -> Non
 
 def test_guard_refusal_from_the_card_service() -> None:
     kiosk = Kiosk().to_verifying()
-    kiosk.post(JobFailed(JOB_VERIFY, errors.PinGuardRefused("auth", 1, "unattended"), kiosk.jobs.last("verify")))
+    kiosk.post(CardFailed(kiosk.jobs.last("verify"), errors.PinGuardRefused("auth", 1, "unattended")))
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.GO_TO_COUNTER, "counter.last_try")
 
 
@@ -494,7 +517,7 @@ def test_blocked_pin(where: str) -> None:
         kiosk = Kiosk().ready().insert().card_ready(0, blocked=True)
     else:
         kiosk = Kiosk().to_verifying()
-        kiosk.post(JobFailed(JOB_VERIFY, errors.PinBlocked(0x6984), kiosk.jobs.last("verify")))
+        kiosk.post(CardFailed(kiosk.jobs.last("verify"), errors.PinBlocked(0x6984)))
     assert (kiosk.screen, kiosk.state.message_key, kiosk.state.message_args) == (
         Screen.GO_TO_COUNTER, "counter.blocked", {"pin": "auth"})
 
@@ -506,13 +529,13 @@ def test_pin_never_set() -> None:
 
 def test_verify_failing_otherwise_is_an_error() -> None:
     kiosk = Kiosk().to_verifying()
-    kiosk.post(JobFailed(JOB_VERIFY, errors.ProtocolError("odd answer"), kiosk.jobs.last("verify")))
+    kiosk.post(CardFailed(kiosk.jobs.last("verify"), errors.ProtocolError("odd answer")))
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.ERROR, "error.card_generic")
 
 
 def test_card_service_answering_inside_the_call_is_queued_not_nested() -> None:
     kiosk = Kiosk().to_pin_entry()
-    kiosk.jobs.answer_now = lambda kind, job_id: JobFinished(JOB_VERIFY, make_verdict(), job_id)
+    kiosk.jobs.answer_now = lambda kind, ticket: CardResult(ticket, make_verdict()) if kind == "verify" else None
     kiosk.type("1234").post(PinSubmit())
     assert [s.screen for s in kiosk.states[-2:]] == [Screen.VERIFYING, Screen.RESULT]
 
@@ -520,19 +543,42 @@ def test_card_service_answering_inside_the_call_is_queued_not_nested() -> None:
 def test_finish_ends_the_session() -> None:
     kiosk = Kiosk().to_result()
     old = kiosk.state.session_id
-    kiosk.post(Finish())
+    kiosk.post(CardRemoved(READER))
     assert (kiosk.screen, kiosk.state.session_id) == (Screen.ATTRACT, old + 1)
-    assert kiosk.state.reader is ReaderState.CARD_PRESENT  # the card is still in the reader
 
 
-def test_a_card_left_in_is_read_again_for_the_next_session() -> None:
-    kiosk = Kiosk().to_result().post(Finish(), Start())
-    assert kiosk.screen is Screen.READING
-    job_id = kiosk.jobs.last("prefetch")
-    kiosk.card_ready(job_id=1)  # the previous session's job: not this one's
-    assert kiosk.screen is Screen.READING
-    kiosk.card_ready(job_id=job_id)
-    assert kiosk.screen is Screen.PIN_ENTRY
+def test_a_card_left_on_the_reader_is_not_the_next_persons() -> None:
+    """Finish, cancel or idle with the card still in: "take your card" until it is removed, and nothing a
+    touch or a task button does can reach that card; a new session needs a fresh insertion."""
+    kiosk = Kiosk().to_result()
+    old = kiosk.state.session_id
+    kiosk.post(Finish())
+    state = kiosk.state
+    assert (state.screen, state.message_key, state.session_id) == (Screen.TAKE_CARD, "take_card.title", old + 1)
+    assert state.result is None and state.reader is ReaderState.CARD_PRESENT
+    asked = len(kiosk.jobs.requests)
+    kiosk.post(Touched(), Start(), PinDigit("1"), ShowDetails())
+    assert kiosk.screen is Screen.TAKE_CARD and len(kiosk.jobs.requests) == asked  # nothing touched the card
+    kiosk.tick(10)
+    assert kiosk.state.reminder == 1  # said again, so the guidance is spoken again
+    kiosk.tick(10)
+    assert kiosk.state.reminder == 2
+    kiosk.tick(600)
+    assert kiosk.screen is Screen.TAKE_CARD  # no idle time-out brings the card back into play
+    kiosk.post(CardRemoved(READER))
+    assert (kiosk.screen, kiosk.state.reader) == (Screen.ATTRACT, ReaderState.READY)
+    kiosk.insert(insertion=2)
+    assert kiosk.screen is Screen.READING and kiosk.jobs.insertions[-1] == 2
+
+
+@pytest.mark.parametrize("end", ["cancel", "idle", "go_to_counter", "error"])
+def test_every_way_a_session_ends_with_the_card_in_asks_to_take_it(end: str) -> None:
+    kiosk = {"cancel": lambda: Kiosk().to_pin_entry().post(Cancel()),
+             "idle": lambda: Kiosk().to_result().tick(90),
+             "go_to_counter": lambda: Kiosk().to_go_to_counter().post(Finish()),
+             "error": lambda: Kiosk().to_error().post(Finish())}[end]()
+    assert kiosk.screen is Screen.TAKE_CARD
+    assert_nothing_personal(kiosk)
 
 
 def test_finish_elsewhere_is_only_activity() -> None:
@@ -549,7 +595,7 @@ def test_details_need_the_card_info_pin_and_are_masked() -> None:
     kiosk.post(ShowDetails())
     state = kiosk.state
     assert (state.screen, state.message_key) == (Screen.PIN_ENTRY, "pin.card_info")
-    assert state.pin is not None and state.pin.remaining_tries == 3
+    assert state.pin is not None and state.pin.remaining_tries == 2  # 3 on the card, the last kept back
     kiosk.type("5678").post(PinSubmit())
     assert kiosk.screen is Screen.VERIFYING and kiosk.jobs.requests[-1][0] == "details"
     assert kiosk.jobs.pins[-1] == b"5678"  # its own PIN, never the auth PIN again
@@ -567,12 +613,18 @@ def test_details_need_the_card_info_pin_and_are_masked() -> None:
 
 
 def test_details_with_a_failed_integrity_check_say_so() -> None:
-    kiosk = Kiosk().to_details_verifying().details(make_details(basic4_digest="failed"))
+    details = make_details(basic4_digest="failed")
+    kiosk = Kiosk().to_details_verifying().details(details)
     result = kiosk.state.result
-    assert result is not None and result.details is not None
     line = next(c for c in result.checks if c.name == "basic4_digest")
     assert (line.status, line.message_key) == ("failed", "check.basic4_digest.failed")
     assert result.verified is False  # a failed check is never "valid", required or not
+    assert result.headline is not None and (result.headline.key, result.headline.tone) == (
+        "result.headline.tampered", "bad")  # the failure first, in plain words
+    # the altered name and address are not shown at all, and not kept
+    assert result.details is None and result.details_withheld and not result.details_offered
+    assert kiosk.state.message_key == "result.details_withheld"
+    assert details.my_number is None and personal_data_in(kiosk.flow) == set()
 
 
 def test_hide_details_drops_them() -> None:
@@ -592,34 +644,35 @@ def test_details_wiped_when_the_session_ends(end: Event) -> None:
     kiosk = Kiosk().to_details_shown()
     assert personal_data_in(kiosk.flow)
     kiosk.post(end)
-    assert kiosk.screen is Screen.ATTRACT
+    card_still_in = isinstance(end, Finish | Cancel)
+    assert kiosk.screen is (Screen.TAKE_CARD if card_still_in else Screen.ATTRACT)
     assert_nothing_personal(kiosk)
 
 
 def test_details_wiped_after_the_idle_timeout() -> None:
     kiosk = Kiosk().to_details_shown().tick(90)
-    assert kiosk.screen is Screen.ATTRACT
+    assert kiosk.screen is Screen.TAKE_CARD
     assert_nothing_personal(kiosk)
 
 
 def test_wrong_card_info_pin_then_never_mind() -> None:
     kiosk = Kiosk().to_details_verifying()
-    kiosk.post(JobFailed(JOB_DETAILS, errors.WrongPin(0x63C2, 2, "card_info"), kiosk.jobs.last("details")))
+    kiosk.post(CardFailed(kiosk.jobs.last("details"), errors.WrongPin(0x63C2, 2, "card_info")))
     state = kiosk.state
     assert (state.screen, state.message_key) == (Screen.PIN_ENTRY, "pin.card_info")
-    assert state.pin is not None and (state.pin.error_key, state.pin.remaining_tries) == ("pin.wrong", 2)
+    assert state.pin is not None and (state.pin.error_key, state.pin.remaining_tries) == ("pin.wrong", 1)
     kiosk.type("12").post(HideDetails())
-    assert kiosk.screen is Screen.RESULT and kiosk.flow._session.pin.count == 0
+    assert kiosk.screen is Screen.RESULT and kiosk.flow.session.entry.count == 0
     kiosk.post(ShowDetails())
-    assert kiosk.state.pin is not None and kiosk.state.pin.remaining_tries == 2
+    assert kiosk.state.pin is not None and kiosk.state.pin.remaining_tries == 1
 
 
 def test_details_refused_at_the_last_card_info_try_keep_the_result() -> None:
     kiosk = Kiosk().to_result(card_info=1).post(ShowDetails())
     assert (kiosk.screen, kiosk.state.message_key, kiosk.state.message_args) == (
         Screen.RESULT, "counter.last_try", {"pin": "card_info", "remaining": 1})
-    assert kiosk.state.result is not None
-    assert [k for k, _ in kiosk.jobs.requests] == ["verify"]
+    assert kiosk.state.result is not None and not kiosk.state.result.details_offered
+    assert kiosk.jobs.pin_requests() == ["verify"]
 
 
 @pytest.mark.parametrize(("error", "key"), [
@@ -630,7 +683,7 @@ def test_details_refused_at_the_last_card_info_try_keep_the_result() -> None:
 ])
 def test_details_failures_keep_the_result(error: Exception, key: str) -> None:
     kiosk = Kiosk().to_details_verifying()
-    kiosk.post(JobFailed(JOB_DETAILS, error, kiosk.jobs.last("details")))
+    kiosk.post(CardFailed(kiosk.jobs.last("details"), error))
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.RESULT, key)
     assert kiosk.state.result is not None and kiosk.state.result.details is None
     if key.startswith("counter."):
@@ -653,16 +706,18 @@ class Where:
     message: str | None = None
     new_session: bool = True
     keeps_language: bool = False
+    card_in: bool = True  # a card is on the reader there (ending the session then asks to take it)
 
 
 WHERE = {
     # Nothing of a card is on ATTRACT / INSERT_CARD: a removal there wipes, but leaves the next person's
     # language alone (e.g. the previous resident coming back for a card they left in).
-    "attract": Where(Screen.ATTRACT, lambda k: k.ready(), Screen.ATTRACT, new_session=False, keeps_language=True),
-    "attract_card_left_in": Where(Screen.ATTRACT, lambda k: k.to_result().post(Finish()), Screen.ATTRACT,
-                                  new_session=False, keeps_language=True),
+    "attract": Where(Screen.ATTRACT, lambda k: k.ready(), Screen.ATTRACT, new_session=False, keeps_language=True,
+                     card_in=False),
+    "take_card": Where(Screen.TAKE_CARD, lambda k: k.to_result().post(Finish()), Screen.ATTRACT,
+                       new_session=False, keeps_language=True),
     "insert_card": Where(Screen.INSERT_CARD, lambda k: k.ready().post(Start()), Screen.INSERT_CARD,
-                         new_session=False, keeps_language=True),
+                         new_session=False, keeps_language=True, card_in=False),
     "reading": Where(Screen.READING, lambda k: k.ready().insert(), Screen.INSERT_CARD, "error.card_removed",
                      keeps_language=True),
     "pin_entry": Where(Screen.PIN_ENTRY, lambda k: k.to_pin_entry().type("12"), Screen.INSERT_CARD,
@@ -716,13 +771,11 @@ def test_cancel_on_an_idle_attract_screen_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("name", ["reading", "pin_entry", "verifying", "details_verifying"])
-def test_job_finding_the_card_gone_ends_the_session(name: str) -> None:
-    kiosk = WHERE[name].get_there(Kiosk())
-    job, job_id = {"reading": (JOB_CARD, 1), "pin_entry": (JOB_PREFETCH, 1)}.get(name, (None, 0))
-    if job is None:
-        job = JOB_VERIFY if name == "verifying" else JOB_DETAILS
-        job_id = kiosk.jobs.last(job)
-    kiosk.post(JobFailed(job, errors.CardRemoved("pulled"), job_id))
+def test_an_operation_finding_the_card_gone_ends_the_session(name: str) -> None:
+    get_there = {"pin_entry": lambda k: k.ready().insert().card_ready().type("12")}.get(name, WHERE[name].get_there)
+    kiosk = get_there(Kiosk())
+    kind = {"reading": "card", "pin_entry": "prefetch", "verifying": "verify"}.get(name, "details")
+    kiosk.fail(kind, errors.CardRemoved("pulled"))
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.INSERT_CARD, "error.card_removed")
     kiosk.post(CardRemoved(READER))  # the watcher's word arrives after: nothing changes
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.INSERT_CARD, "error.card_removed")
@@ -732,27 +785,29 @@ def test_job_finding_the_card_gone_ends_the_session(name: str) -> None:
 def test_results_of_a_removed_card_are_dropped_and_wiped() -> None:
     kiosk = Kiosk().to_details_verifying()
     details_job = kiosk.jobs.last("details")
-    kiosk.post(CardRemoved(READER)).insert(job_id=2)
+    old_card_job = kiosk.jobs.last("card")
+    kiosk.post(CardRemoved(READER)).insert(insertion=2)
     late = make_details()
-    kiosk.post(JobFinished(JOB_DETAILS, late, details_job), JobFailed(JOB_CARD, errors.CardRemoved("old"), 1))
+    kiosk.post(CardResult(details_job, late), CardFailed(old_card_job, errors.CardRemoved("old")))
     assert kiosk.screen is Screen.READING
     assert late.my_number is None and late.basic4 is None
-    kiosk.card_ready(job_id=2)
+    kiosk.card_ready()
     assert kiosk.screen is Screen.PIN_ENTRY
     assert_nothing_personal(kiosk)
 
 
 def test_verdict_arriving_after_cancel_is_wiped() -> None:
     kiosk = Kiosk().to_verifying()
-    job_id = kiosk.jobs.last("verify")
+    ticket = kiosk.jobs.last("verify")
     kiosk.post(Cancel())
     verdict = make_verdict()
-    kiosk.post(JobFinished(JOB_VERIFY, verdict, job_id))
-    assert kiosk.screen is Screen.ATTRACT and verdict.my_number is None
+    kiosk.post(CardResult(ticket, verdict))
+    assert kiosk.screen is Screen.TAKE_CARD and verdict.my_number is None
 
 
-def test_stale_card_job_ids_are_ignored() -> None:
-    kiosk = Kiosk().ready().insert(job_id=5).card_ready(job_id=4)
+def test_results_for_tickets_nobody_waits_for_are_ignored() -> None:
+    kiosk = Kiosk().ready().insert()
+    kiosk.post(CardResult(kiosk.jobs.last("card") - 1, CardReady(PinStatus("auth", 3, 3))))
     assert kiosk.screen is Screen.READING
 
 
@@ -761,11 +816,17 @@ def test_stale_card_job_ids_are_ignored() -> None:
 
 @pytest.mark.parametrize("name", WHERE)
 def test_cancel_from_every_screen(name: str) -> None:
-    kiosk = WHERE[name].get_there(Kiosk())
+    where = WHERE[name]
+    kiosk = where.get_there(Kiosk())
+    if where.screen is Screen.TAKE_CARD:
+        before = kiosk.state.session_id
+        kiosk.post(Cancel())
+        assert (kiosk.screen, kiosk.state.session_id) == (Screen.TAKE_CARD, before)  # already over
+        return
     kiosk.post(LanguageChosen("en"), ToggleLargeText(), CallStaff(), Cancel())
     state = kiosk.state
     assert (state.screen, state.language, state.large_text, state.staff_called, state.idle_warning) == (
-        Screen.ATTRACT, "ja", False, False, None)
+        Screen.TAKE_CARD if where.card_in else Screen.ATTRACT, "ja", False, False, None)
     assert_nothing_personal(kiosk)
 
 
@@ -786,7 +847,7 @@ def test_idle_warning_more_time_and_extension() -> None:
     kiosk.tick(20)
     assert kiosk.screen is Screen.RESULT and kiosk.state.idle_warning == 1
     kiosk.tick(1)
-    assert kiosk.screen is Screen.ATTRACT
+    assert kiosk.screen is Screen.TAKE_CARD and kiosk.state.idle_warning is None  # the card is still in
 
 
 def test_any_activity_also_postpones_the_end() -> None:
@@ -802,7 +863,7 @@ def test_idle_timeout_wipes_and_resets() -> None:
     kiosk.tick(59).post(Touched()).tick(90)  # a touch restarted the idle period; the PIN timer ran out already
     state = kiosk.state
     assert (state.screen, state.language, state.high_contrast, state.session_id) == (
-        Screen.ATTRACT, "ja", False, old + 1)
+        Screen.TAKE_CARD, "ja", False, old + 1)
     assert_nothing_personal(kiosk)
 
 
@@ -832,7 +893,7 @@ def test_pin_entry_timeout_clears_the_digits_but_keeps_the_session() -> None:
     state = kiosk.state
     assert state.screen is Screen.PIN_ENTRY and state.pin is not None
     assert (state.pin.entered, state.pin.shown, state.pin.error_key) == (0, None, "pin.timeout")
-    assert bytes(kiosk.flow._session.pin._digits) == bytes(4)
+    assert not kiosk.flow.session.entry.holds_anything()
     kiosk.type("1")
     assert kiosk.state.pin is not None and kiosk.state.pin.error_key is None
 
@@ -848,7 +909,7 @@ def test_card_operation_timeout(name: str) -> None:
     kiosk.card_ready()
     if verify_job is not None:
         late = make_verdict()
-        kiosk.post(JobFinished(JOB_VERIFY, late, verify_job))
+        kiosk.post(CardResult(verify_job, late))
         assert late.my_number is None  # dropped and wiped
     assert kiosk.screen is Screen.ERROR  # late answers are stale
 
@@ -875,7 +936,7 @@ def test_reader_lost_and_recovered_mid_check() -> None:
     assert_nothing_personal(kiosk)
     kiosk.ready()
     assert (kiosk.screen, kiosk.state.reader) == (Screen.INSERT_CARD, ReaderState.READY)
-    kiosk.insert(job_id=2).card_ready(job_id=2)
+    kiosk.insert(insertion=2).card_ready()
     assert kiosk.screen is Screen.PIN_ENTRY
 
 
@@ -941,21 +1002,40 @@ def test_default_language_comes_from_the_configuration() -> None:
 
 
 def test_call_staff() -> None:
-    calls: list[str] = []
-    kiosk = Kiosk(on_call_staff=lambda: calls.append("light")).to_pin_entry().post(CallStaff())
-    assert kiosk.state.staff_called and calls == ["light"]
+    calls: list[bool] = []
+    kiosk = Kiosk(staff_caller=calls.append).to_pin_entry().post(CallStaff())
+    assert (kiosk.state.staff_called, kiosk.state.staff_call, calls) == (True, "sending", [True])
+    kiosk.post(StaffCallUpdated("sent"))
+    assert kiosk.state.staff_call == "sent"
     kiosk.type("1234").post(PinSubmit()).verified()
     assert kiosk.state.staff_called  # stays up for the session
     kiosk.post(Finish())
-    assert not kiosk.state.staff_called
+    assert not kiosk.state.staff_called and kiosk.state.staff_call is None
+
+
+def test_the_resident_can_take_a_staff_call_back() -> None:
+    calls: list[bool] = []
+    kiosk = Kiosk(staff_caller=calls.append).to_pin_entry().post(CallStaff(), StaffCallUpdated("sent"))
+    kiosk.post(CancelStaffCall())
+    assert (kiosk.state.staff_called, kiosk.state.staff_call, calls) == (False, None, [True, False])
+    kiosk.post(StaffCallUpdated("sent"))  # a late answer for the call taken back changes nothing
+    assert kiosk.state.staff_call is None
+
+
+def test_a_staff_call_that_fails_says_so_and_can_be_tried_again() -> None:
+    calls: list[bool] = []
+    kiosk = Kiosk(staff_caller=calls.append).ready().post(Start(), CallStaff(), StaffCallUpdated("failed"))
+    assert (kiosk.state.staff_call, kiosk.state.staff_called) == ("failed", False)
+    kiosk.post(CallStaff())
+    assert kiosk.state.staff_call == "sending" and calls == [True, True]
 
 
 def test_a_failing_staff_call_does_not_break_the_kiosk(caplog: pytest.LogCaptureFixture) -> None:
-    def broken() -> None:
+    def broken(_call: bool) -> None:
         raise OSError("no light")
 
-    kiosk = Kiosk(on_call_staff=broken).ready().post(Start(), CallStaff())
-    assert kiosk.state.staff_called and kiosk.screen is Screen.INSERT_CARD
+    kiosk = Kiosk(staff_caller=broken).ready().post(Start(), CallStaff())
+    assert kiosk.state.staff_call == "failed" and kiosk.screen is Screen.INSERT_CARD
     assert "calling staff failed" in caplog.text
 
 
@@ -997,13 +1077,13 @@ def test_view_states_are_immutable() -> None:
 def test_a_card_job_that_cannot_start_is_an_error() -> None:
     kiosk = Kiosk().to_pin_entry().type("1234")
 
-    def refuse(_pin: bytearray) -> int:
+    def refuse(operation: object, *, insertion: int) -> int:
         raise RuntimeError("the card service is stopped")
 
-    kiosk.jobs.verify = refuse  # type: ignore[method-assign]
+    kiosk.jobs.submit = refuse  # type: ignore[method-assign]
     kiosk.post(PinSubmit())
     assert (kiosk.screen, kiosk.state.message_key) == (Screen.ERROR, "error.card_generic")
-    assert bytes(kiosk.flow._session.pin._digits) == bytes(4)
+    assert not kiosk.flow.session.entry.holds_anything()
 
 
 def test_works_with_a_dispatcher_built_around_the_flow() -> None:
@@ -1018,7 +1098,7 @@ def test_works_with_a_dispatcher_built_around_the_flow() -> None:
             self.target(event)
 
     dispatcher = PostOnly()
-    flow = CardCheckFlow(dispatcher, FakeCardJobs(SyncDispatcher()), FakeClock(), CONFIG)
+    flow = Shell(dispatcher, FakeCardJobs(SyncDispatcher()), FakeClock(), CONFIG, flows={CARD_CHECK: CardCheckFlow})
     dispatcher.target = flow.handle
     dispatcher.post(ReaderChanged("ready", READER))
     dispatcher.post(Start())
@@ -1030,3 +1110,25 @@ def test_connecting_the_flow_again_does_not_double_events() -> None:
     kiosk.dispatcher.connect(kiosk.flow.handle)
     kiosk.post(ToggleLargeText())
     assert kiosk.state.large_text
+
+
+# --- a card whose certificate failed never gets a PIN -----------------------------------------------------------------
+
+
+def test_a_failed_certificate_closes_the_pad_and_no_pin_is_sent() -> None:
+    kiosk = Kiosk().ready().insert().card_ready().type("12").prefetched(failed=True)
+    result = kiosk.state.result
+    assert kiosk.screen is Screen.RESULT and result is not None and not result.verified
+    assert result.headline is not None and result.headline.key == "result.headline.issuer_unknown"
+    assert not result.details_offered
+    kiosk.post(ShowDetails())
+    assert kiosk.screen is Screen.RESULT and kiosk.jobs.pin_requests() == []
+    assert not kiosk.flow.session.entry.holds_anything()  # the half-typed PIN is gone too
+
+
+def test_a_failed_certificate_found_before_recognition_finished_goes_straight_to_the_result() -> None:
+    kiosk = Kiosk().ready().insert().prefetched(failed=True)
+    assert kiosk.screen is Screen.READING
+    kiosk.card_ready()
+    assert kiosk.screen is Screen.RESULT and kiosk.state.pin is None
+    assert kiosk.jobs.pin_requests() == []

@@ -13,10 +13,10 @@ from drivers.mynumber.certificates import ValidityReport
 from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.pinpolicy import ATTENDED, UNATTENDED
 from drivers.mynumber.session import PinStatus
-from drivers.mynumber.verifier import ALL_CHECKS
+from drivers.mynumber.verifier import ALL_CHECKS, DEFAULT_REQUIRED, is_verified
 from kiosk.core import messages as m
 
-KEY_SHAPE = re.compile(r"[a-z]+(\.[a-z0-9_]+)+")
+KEY_SHAPE = re.compile(r"[a-z][a-z_]*(\.[a-z0-9_]+)+")
 
 
 @pytest.mark.parametrize(("error", "key", "args"), [
@@ -131,9 +131,59 @@ def test_pin_refusal_follows_the_policy() -> None:
     assert attended is not None and attended.key == "counter.last_try"
 
 
-def test_pin_tries() -> None:
-    (tries,) = m.pin_tries([PinStatus("sign", 4, 5)])
+def test_pin_tries_say_what_is_usable_here() -> None:
+    (tries,) = m.pin_tries([PinStatus("sign", 4, 5)], UNATTENDED)
     assert (tries.pin, tries.remaining, tries.maximum, tries.blocked, tries.not_set) == ("sign", 4, 5, False, False)
+    assert tries.usable == 3  # the last try is never spent at an unattended kiosk
+    (attended,) = m.pin_tries([PinStatus("sign", 4, 5)], ATTENDED)
+    assert attended.usable == 4
+    (blocked,) = m.pin_tries([PinStatus("auth", 0, 3, blocked=True)], UNATTENDED)
+    assert blocked.usable == 0
+
+
+def check(name: str, status: str, reason: str | None = None) -> CheckResult:
+    return CheckResult(name, status, reason)
+
+
+PASSED = [check(name, "passed") for name in ("auth_chain", "auth_validity", "auth_key_usage", "possession",
+                                             "revocation")]
+
+
+@pytest.mark.parametrize(("changed", "headline", "tone"), [
+    ([], "result.verified", "ok"),
+    ([check("auth_chain", "failed", "unknown_issuer")], "result.headline.issuer_unknown", "warn"),
+    ([check("auth_chain", "failed", "untrusted_root")], "result.headline.issuer_unknown", "warn"),
+    ([check("auth_chain", "failed", "bad_signature")], "result.headline.not_genuine", "bad"),
+    ([check("possession", "failed", "signature_does_not_match_certificate")], "result.headline.not_genuine", "bad"),
+    ([check("auth_validity", "failed", "expired")], "result.headline.expired", "bad"),
+    ([check("auth_chain", "failed", "ca_expired")], "result.headline.expired", "bad"),
+    ([check("basic4_digest", "failed", "digest_mismatch")], "result.headline.tampered", "bad"),
+    ([check("revocation", "failed", "revoked")], "result.headline.revoked", "bad"),
+    ([check("revocation", "not_checked", "offline")], "result.not_verified", "warn"),
+])
+def test_the_result_leads_with_what_it_means(changed: list[CheckResult], headline: str, tone: str) -> None:
+    by_name = {c.name: c for c in PASSED}
+    by_name.update({c.name: c for c in changed})
+    checks = list(by_name.values())
+    verified = is_verified(checks, DEFAULT_REQUIRED)
+    notice = m.result_headline(checks, verified)
+    assert (notice.key, notice.tone) == (headline, tone)
+
+
+def test_an_unknown_issuer_never_reads_as_forgery() -> None:
+    """The trust store may lack a CA generation: that is "could not confirm", not "not genuine"."""
+    checks = [check("auth_chain", "failed", "unknown_issuer"), check("possession", "not_checked",
+                                                                       "certificate_failed")]
+    assert m.result_headline(checks, False).key == "result.headline.issuer_unknown"
+
+
+def test_pin_notices_lead_with_the_next_step() -> None:
+    notices = m.pin_notices([PinStatus("auth", 3, 3), PinStatus("sign", 0, 5, blocked=True),
+                             PinStatus("card_info", 1, 3), PinStatus("juki", 3, 3)], UNATTENDED)
+    assert [(n.key, dict(n.args)) for n in notices] == [("notice.pin_blocked", {"pin": "sign"}),
+                                                        ("notice.last_try", {"pin": "card_info"})]
+    minor = m.pin_notices([PinStatus("sign", 0, 5, not_set=True)], UNATTENDED)
+    assert [n.key for n in minor] == ["notice.sign_not_set"]
 
 
 def test_all_keys_are_well_formed_and_complete() -> None:

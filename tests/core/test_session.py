@@ -1,4 +1,5 @@
-"""Session lifecycle: PIN buffer, idle and PIN-entry timers, the wipe; and the dispatcher/clock seam."""
+"""Session lifecycle: idle and PIN-entry timers, the wipe; and the dispatcher/clock seam (the input buffer's
+own tests are in test_input.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from kiosk.config import TimeoutSection
 from kiosk.core.dispatch import FakeClock, MonotonicClock, SyncDispatcher
 from kiosk.core.events import Event, Finish, Start, Tick
-from kiosk.core.session import IdleStatus, PinBuffer, Session
+from kiosk.core.session import IdleStatus, Session
 
 
 class Secret:
@@ -24,43 +25,6 @@ def make_session(**overrides: float) -> Session:
     timeouts = TimeoutSection(**{"idle_seconds": 90.0, "idle_warning_seconds": 20.0, "pin_entry_seconds": 60.0,
                                  **overrides})
     return Session.from_timeouts(timeouts, "ja")
-
-
-# --- PIN buffer ------------------------------------------------------------------------------------------
-
-
-def test_pin_buffer_keeps_digits_in_a_bytearray_and_shows_only_on_request() -> None:
-    pin = PinBuffer()
-    for digit in "12a3456":
-        pin.add(digit)
-    assert pin.count == 4 and pin.full  # "a" ignored, the fifth digit ignored
-    assert pin.shown() is None
-    pin.show = True
-    assert pin.shown() == "1234"
-    pin.backspace()
-    assert pin.shown() == "123" and pin.count == 3
-    assert not pin.add("") and not pin.add("12") and not pin.add("٣")  # one ASCII digit only
-
-
-def test_take_moves_the_digits_and_zeroes_the_buffer() -> None:
-    pin = PinBuffer()
-    for digit in "9876":
-        pin.add(digit)
-    pin.show = True
-    out = pin.take()
-    assert out == bytearray(b"9876")
-    assert pin.count == 0 and not pin.show
-    assert bytes(pin._digits) == b"\x00" * 4  # the flow's own copy is gone
-
-
-def test_clear_zeroes_and_hides() -> None:
-    pin = PinBuffer()
-    pin.add("5")
-    pin.show = True
-    pin.clear()
-    assert (pin.count, pin.show, bytes(pin._digits)) == (0, False, b"\x00" * 4)
-    pin.backspace()  # on empty: nothing happens
-    assert pin.count == 0
 
 
 # --- idle timer ------------------------------------------------------------------------------------------
@@ -125,7 +89,7 @@ def test_pin_entry_timer_runs_only_while_digits_are_typed() -> None:
     session = make_session(pin_entry_seconds=60.0)
     session.begin(0.0)
     assert not session.pin_timed_out(1000.0)  # nothing typed
-    session.pin.add("1")
+    session.entry.add("1")
     session.pin_key(10.0)
     assert not session.pin_timed_out(69.0)
     assert session.pin_timed_out(70.0)
@@ -140,14 +104,14 @@ def test_end_wipes_everything_and_changes_the_id() -> None:
     session = make_session()
     session.begin(0.0)
     secret = session.hold(Secret())
-    session.pin.add("4")
+    session.entry.add("4")
     session.prefs.language = "en"
     session.prefs.large_text = True
     session.staff_called = True
     old_id = session.id
     session.end()
     assert secret.value is None  # type: ignore[attr-defined]
-    assert session.pin.count == 0 and bytes(session.pin._digits) == b"\x00" * 4
+    assert session.entry.count == 0 and not session.entry.holds_anything()
     assert session.id == old_id + 1
     assert not session.active and not session.staff_called
     assert (session.prefs.language, session.prefs.large_text) == ("ja", False)

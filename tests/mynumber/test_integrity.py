@@ -348,7 +348,9 @@ def covered(which: int, ef: bytes) -> bytes:
     end = total_length(ef)
     if which == 1:
         outer = parse_one(ef)
-        name = next(child for child in outer.children() if child.tag == integrity.TAG_NAME)
+        name = next((child for child in outer.children() if child.tag == integrity.TAG_NAME), None)
+        if name is None:
+            raise ProtocolError("no name field")  # nothing the digest covers can be found
         return ef[: outer.header_length] + ef[outer.header_length + name.offset : end]
     return ef[:end]
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import logging
-import random
 import secrets
-import struct
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +16,6 @@ from typing import Any
 
 import httpx
 import requests
-from PIL import Image
 from sqlalchemy import select
 
 from server import security
@@ -31,45 +26,13 @@ from server.pki_demo import DemoPki
 from server.serve import BackgroundServer
 from server.settings import Settings
 from server.tls import with_tls_extension
+from tests.contract.images import bomb_jpeg as bomb_jpeg  # re-exported for the server tests
+from tests.contract.images import noise_jpeg as noise_jpeg
+from tests.contract.images import png_photo as png_photo
+from tests.contract.images import tiny_jpeg as tiny_jpeg
+from tests.support.clock import MovableClock as MovableClock  # re-exported for the server tests
 
-# --- photos -----------------------------------------------------------------------------------------------
-
-
-def noise_jpeg(width: int, height: int, *, mode: str = "RGB", quality: int = 60, seed: int = 1) -> bytes:
-    """A JPEG of random pixels: random data does not compress, so small sizes still exceed 20 KB."""
-    channels = {"RGB": 3, "CMYK": 4, "L": 1}[mode]
-    rng = random.Random(seed)  # noqa: S311 - picture noise, not a secret
-    pixels = rng.randbytes(width * height * channels)
-    buffer = io.BytesIO()
-    Image.frombytes(mode, (width, height), pixels).save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def tiny_jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (500, 500), (200, 180, 160)).save(buffer, "JPEG", quality=80)
-    return buffer.getvalue()
-
-
-def png_photo() -> bytes:
-    rng = random.Random(7)  # noqa: S311 - picture noise, not a secret
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (600, 600), rng.randbytes(600 * 600 * 3)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def bomb_jpeg(width: int = 60000, height: int = 60000) -> bytes:
-    """A real, small JPEG whose SOF header claims ``width`` x ``height`` pixels (a decompression bomb)."""
-    data = bytearray(noise_jpeg(600, 600))
-    index = 2
-    while index < len(data):
-        marker = data[index + 1]
-        length = struct.unpack(">H", data[index + 2 : index + 4])[0]
-        if marker in (0xC0, 0xC1, 0xC2):
-            data[index + 5 : index + 9] = struct.pack(">HH", height, width)
-            return bytes(data)
-        index += 2 + length
-    raise AssertionError("no SOF marker found")
+# --- photos (the generators are tests/contract/images.py) ------------------------------------------------
 
 
 def b64(data: bytes) -> str:
@@ -97,26 +60,6 @@ def now_iso() -> str:
 
 
 # --- clock and logs ---------------------------------------------------------------------------------------
-
-
-class MovableClock:
-    """Real time plus an offset tests can move (token expiry, lockout, CRL nextUpdate)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self.offset += delta
-
-    def reset(self) -> None:
-        with self._lock:
-            self.offset = timedelta(0)
 
 
 class LogCapture(logging.Handler):

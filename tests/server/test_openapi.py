@@ -38,5 +38,15 @@ def test_the_contract_documents_auth_and_errors() -> None:
     header = next(p for p in submit["parameters"] if p["name"] == "Idempotency-Key")
     assert header["required"] is True
     handover = schema["paths"]["/v1/pickups/{pickup_id}/handover"]["post"]
-    assert handover["security"] == [{"kioskCertificate": [], "clerkToken": []}]
+    assert handover["security"] == [{"kioskCertificate": []}]  # the grant in the body authorises it
+    assert "403" in handover["responses"]
+    grant = schema["paths"]["/v1/pickups/{pickup_id}/handover-grants"]["post"]
+    assert grant["security"] == [{"kioskCertificate": [], "clerkToken": []}]
+    calls = schema["paths"]["/v1/staff-calls"]
+    assert calls["post"]["security"] == [{"kioskCertificate": []}]
+    assert {"200", "201", "409", "422"} <= set(calls["post"]["responses"])
+    assert calls["get"]["security"] == [{"kioskCertificate": [], "clerkToken": []}]
+    assert schema["paths"]["/v1/staff-calls/{call_id}"]["delete"]["security"] == [{"kioskCertificate": []}]
+    ack = schema["paths"]["/v1/staff-calls/{call_id}/ack"]["post"]
+    assert ack["security"] == [{"kioskCertificate": [], "clerkToken": []}]
     assert "security" not in schema["paths"]["/healthz"]["get"]

@@ -1,4 +1,8 @@
-"""Pickups at the counter: seeding (operator), lookup (clerk), basic-4 check, and a guarded handover."""
+"""Pickups at the counter: seeding (operator), lookup (clerk), basic-4 check, and a guarded handover.
+
+The handover is authorised by a single-use grant the clerk obtained (tests/server/test_handover_grants.py
+covers the grant's own rules: binding, expiry, single use, outliving the clerk session).
+"""
 
 from __future__ import annotations
 
@@ -43,11 +47,17 @@ def _create(server: LiveServer, *, app_id: str | None = None, **overrides: Any) 
     return response.json()
 
 
-def _handover(server: LiveServer, token: str, pickup_id: str, serial: str, key: str) -> Any:
+def _grant(server: LiveServer, token: str, pickup_id: str) -> str:
+    response = server.session().post(server.url(f"/v1/pickups/{pickup_id}/handover-grants"), headers=_bearer(token))
+    assert response.status_code == 201, response.text
+    return str(response.json()["grant"])
+
+
+def _handover(server: LiveServer, grant: str, pickup_id: str, serial: str, key: str) -> Any:
     return server.session().post(
         server.url(f"/v1/pickups/{pickup_id}/handover"),
-        json={"card_auth_cert_serial": serial, "handed_over_at": now_iso()},
-        headers={**_bearer(token), "Idempotency-Key": key},
+        json={"card_auth_cert_serial": serial, "handed_over_at": now_iso(), "grant": grant},
+        headers={"Idempotency-Key": key},
     )
 
 
@@ -89,12 +99,13 @@ def test_lookup_needs_exactly_one_key(server: LiveServer) -> None:
 def test_handover_refuses_the_wrong_card_then_accepts_the_right_one_once(server: LiveServer) -> None:
     pickup = _create(server)
     token = server.token()
-    wrong = _handover(server, token, pickup["pickup_id"], "FFFF", idempotency_key())
+    grant = _grant(server, token, pickup["pickup_id"])
+    wrong = _handover(server, grant, pickup["pickup_id"], "FFFF", idempotency_key())
     assert wrong.status_code == 409
-    assert wrong.json()["error"] == "card_mismatch"
+    assert wrong.json()["error"] == "card_mismatch"  # and the grant is not used up by a refused handover
 
     key = idempotency_key()
-    done = _handover(server, token, pickup["pickup_id"], "00" + SERIAL.lower(), key)  # same serial, other spelling
+    done = _handover(server, grant, pickup["pickup_id"], "00" + SERIAL.lower(), key)  # same serial, other spelling
     assert done.status_code == 200, done.text
     result = done.json()
     assert result["status"] == "handed_over"
@@ -103,15 +114,21 @@ def test_handover_refuses_the_wrong_card_then_accepts_the_right_one_once(server:
 
     retry = server.session().post(
         server.url(f"/v1/pickups/{pickup['pickup_id']}/handover"),
-        json={"card_auth_cert_serial": "00" + SERIAL.lower(), "handed_over_at": result["handed_over_at"]},
-        headers={**_bearer(token), "Idempotency-Key": key},
+        json={"card_auth_cert_serial": "00" + SERIAL.lower(), "handed_over_at": result["handed_over_at"],
+              "grant": grant},
+        headers={"Idempotency-Key": key},
     )
     assert retry.status_code == 200
     assert retry.json() == {**result, "duplicate": True}
 
-    again = _handover(server, token, pickup["pickup_id"], SERIAL, idempotency_key())
-    assert again.status_code == 409
-    assert again.json()["error"] == "already_handed_over"
+    again = _handover(server, grant, pickup["pickup_id"], SERIAL, idempotency_key())
+    assert again.status_code == 403
+    assert again.json()["error"] == "grant_used"
+    another = server.session().post(
+        server.url(f"/v1/pickups/{pickup['pickup_id']}/handover-grants"), headers=_bearer(token)
+    )
+    assert another.status_code == 409
+    assert another.json()["error"] == "already_handed_over"
 
     found = server.session().get(
         server.url("/v1/pickups"), params={"notice_number": pickup["notice_number"]}, headers=_bearer(token)
@@ -121,16 +138,25 @@ def test_handover_refuses_the_wrong_card_then_accepts_the_right_one_once(server:
 
 def test_handover_of_a_cancelled_or_unknown_pickup(server: LiveServer) -> None:
     pickup = _create(server)
+    token = server.token()
+    grant = _grant(server, token, pickup["pickup_id"])  # authorised before the operator cancelled it
     operator = server.token("operator")
     cancel = server.session().post(server.url(f"/v1/pickups/{pickup['pickup_id']}/cancel"), headers=_bearer(operator))
     assert cancel.status_code == 200
     assert cancel.json()["status"] == "cancelled"
-    token = server.token()
-    refused = _handover(server, token, pickup["pickup_id"], SERIAL, idempotency_key())
+    refused = _handover(server, grant, pickup["pickup_id"], SERIAL, idempotency_key())
     assert refused.status_code == 409
     assert refused.json()["error"] == "pickup_cancelled"
-    unknown = _handover(server, token, "P-0000000000000000", SERIAL, idempotency_key())
+    no_grant = server.session().post(
+        server.url(f"/v1/pickups/{pickup['pickup_id']}/handover-grants"), headers=_bearer(token)
+    )
+    assert no_grant.status_code == 409
+    assert no_grant.json()["error"] == "pickup_cancelled"
+    unknown = _handover(server, grant, "P-0000000000000000", SERIAL, idempotency_key())
     assert unknown.status_code == 404
+    assert server.session().post(
+        server.url("/v1/pickups/P-0000000000000000/handover-grants"), headers=_bearer(token)
+    ).status_code == 404
 
 
 def test_basic4_check_matches_after_normalisation_only(server: LiveServer) -> None:
@@ -160,16 +186,16 @@ def test_notice_numbers_are_unique(server: LiveServer) -> None:
 
 def test_concurrent_handover_retries_get_the_same_answer(server: LiveServer) -> None:
     pickup = _create(server)
-    token = server.token()
+    grant = _grant(server, server.token(), pickup["pickup_id"])
     key = idempotency_key()
-    body = {"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso()}
+    body = {"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": grant}
     sessions = [server.session() for _ in range(6)]
 
     def send(session: Any) -> tuple[int, bool]:
         response = session.post(
             server.url(f"/v1/pickups/{pickup['pickup_id']}/handover"),
             json=body,
-            headers={**_bearer(token), "Idempotency-Key": key},
+            headers={"Idempotency-Key": key},
         )
         return response.status_code, bool(response.json().get("duplicate"))
 

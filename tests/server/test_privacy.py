@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,16 @@ def _run_flows(server: LiveServer, values: dict[str, str], photo: bytes) -> None
     bad_basic4 = {**basic4, "sex": "7"}
     bad = kiosk.post(server.url(f"/v1/pickups/{pickup_id}/basic4-check"), json={"basic4": bad_basic4}, headers=auth)
     assert bad.status_code == 422
-    handover = {"card_auth_cert_serial": "abcdef", "handed_over_at": now_iso()}
-    done = kiosk.post(
-        server.url(f"/v1/pickups/{pickup_id}/handover"), json=handover, headers={**auth, "Idempotency-Key": key}
-    )
+    grant = kiosk.post(server.url(f"/v1/pickups/{pickup_id}/handover-grants"), headers=auth)
+    assert grant.status_code == 201, grant.text
+    values["grant"] = grant.json()["grant"]  # a credential: only its hash may be stored or seen
+    handover = {"card_auth_cert_serial": "abcdef", "handed_over_at": now_iso(), "grant": values["grant"]}
+    done = kiosk.post(server.url(f"/v1/pickups/{pickup_id}/handover"), json=handover, headers={"Idempotency-Key": key})
     assert done.status_code == 200
+    call = {"call_id": str(uuid.uuid4()), "called_at": now_iso()}
+    assert kiosk.post(server.url("/v1/staff-calls"), json=call).status_code == 201
+    leaky_call = {**call, "call_id": str(uuid.uuid4()), "name": values["name"]}
+    assert kiosk.post(server.url("/v1/staff-calls"), json=leaky_call).status_code == 422  # no personal field rides
 
 
 def _forms(values: dict[str, str], photo: bytes) -> dict[str, bytes]:

@@ -12,10 +12,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy.orm import Session
 
+from contract.crl import ca_key_id
 from drivers.sim.pki import CertificateAuthority, certificate_authority, make_crl
 from server.cli import main as cli_main
 from server.db import make_engine, make_session_factory, upgrade_to_head
-from server.revocation import CrlRejected, ca_key_id, certificate_status, import_crl
+from server.revocation import CrlRejected, certificate_status, import_crl
 from tests.server.helpers import LiveServer
 
 pytestmark = pytest.mark.server

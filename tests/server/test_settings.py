@@ -22,6 +22,7 @@ def test_the_example_file_loads() -> None:
     assert settings.port == 8443
     assert settings.tls_certfile == EXAMPLE.parent / "pki" / "server.pem"
     assert settings.clerk_token_lifetime == timedelta(minutes=30)
+    assert settings.handover_grant_lifetime == timedelta(days=7)
     assert settings.lockout_threshold == 5
     assert settings.heartbeat_stale_after == timedelta(minutes=3)
 
@@ -34,6 +35,13 @@ def test_unknown_keys_are_named(tmp_path: Path) -> None:
     path.write_text("[srever]\n")
     with pytest.raises(ValueError, match="srever"):
         Settings.from_toml(path)
+
+
+def test_lifetimes_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="handover_grant_lifetime"):
+        Settings(handover_grant_lifetime=timedelta(0))
+    with pytest.raises(ValueError, match="clerk_token_lifetime"):
+        Settings(clerk_token_lifetime=timedelta(seconds=-1))
 
 
 def test_fingerprints_and_kiosk_ids_are_checked() -> None:

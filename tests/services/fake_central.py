@@ -61,6 +61,7 @@ class FakeCentral:
         self.slow_seconds = 2.0
         self.ledger = Ledger()
         self.revoked_serials: set[str] = set()
+        self.refused_grants: dict[str, str] = {}  # grant -> the 403 code the server answers for it
         self.port = 0
         self._lock = threading.Lock()
         self._stored = threading.Condition(self._lock)
@@ -260,8 +261,12 @@ class _Handler(BaseHTTPRequestHandler):
             return central.store("application", key, body, application_id)
         match = HANDOVER.fullmatch(self.path)
         if match:
-            if not self.headers.get("Authorization", "").startswith("Bearer "):
-                return 401, {"error": "clerk_token_required", "message": "a clerk must sign in"}
+            grant = str(body.get("grant", ""))
+            if not grant:
+                return 422, {"error": "validation_error", "message": "grant is required"}
+            if grant in central.refused_grants:
+                central.ledger.stats["grant_refused"] += 1
+                return 403, {"error": central.refused_grants[grant], "message": "the grant is refused"}
             if not KEY.fullmatch(key):
                 return 400, {"error": "invalid_idempotency_key", "message": "Idempotency-Key is 16-64 chars"}
             return central.store("handover", key, body, match.group(1))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from tests.support.clock import MovableClock
 
 KIOSK_ID = "test-kiosk-01"
 
@@ -68,7 +71,11 @@ class HoldSwitch:
 
 
 class RealCentral:
-    """The reference server with a demo PKI from ``server.pki_demo`` and a SQLite database in ``folder``."""
+    """The reference server with a demo PKI from ``server.pki_demo`` and a SQLite database in ``folder``.
+
+    Its clock (``clock``) can be moved; ``add_clerk`` and ``seed_pickup`` do the operator's part directly
+    in its database, so a test can play the counter: sign in, authorise, hand over (synthetic data only).
+    """
 
     def __init__(self, folder: Path) -> None:
         from server.pki_demo import create_demo_pki
@@ -90,6 +97,7 @@ class RealCentral:
         )
         self.port = free_port()
         self.switch = HoldSwitch()
+        self.clock = MovableClock()
         self._server: Any = None
 
     @property
@@ -99,7 +107,7 @@ class RealCentral:
     def start(self) -> RealCentral:
         from server.serve import BackgroundServer
 
-        server = BackgroundServer(self.settings, port=self.port)
+        server = BackgroundServer(self.settings, port=self.port, clock=self.clock)
         server.app.add_middleware(HoldAfterCommit, switch=self.switch)
         self._server = server.start()
         return self
@@ -113,8 +121,50 @@ class RealCentral:
     def client_options(self) -> dict[str, Any]:
         return {"ca_bundle": self.ca_cert, "client_cert": self.client_cert, "client_key": self.client_key}
 
+    def _context(self) -> Any:
+        if self._server is None or self._server.app.state.context is None:
+            raise RuntimeError("the reference server is not running")
+        return self._server.app.state.context
+
+    def add_clerk(self) -> tuple[str, str]:
+        """A new clerk account (synthetic); returns (user name, password)."""
+        from server import security
+
+        username, password = f"clerk-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+        with self._context().sessions() as session:
+            security.add_clerk(session, username=username, password=password, role="clerk", now=self.clock())
+            session.commit()
+        return username, password
+
+    def seed_pickup(self, card_serial: str) -> str:
+        """A card waiting at the counter for a synthetic resident; returns its pickup id."""
+        from server.pickup_admin import create_pickup
+        from server.schemas import PickupCreate
+
+        body = PickupCreate.model_validate({
+            "application_id": "9876" + "".join(secrets.choice("0123456789") for _ in range(19)),
+            "notice_number": "N-" + secrets.token_hex(6).upper(),
+            "card": {"auth_cert_serial": card_serial, "issuer_key_id": "0c" * 20},
+            "basic4": {"name": "試験　太郎", "address": "試験県試験市1-2-3", "birth_date": "19800101", "sex": "1"},
+        })
+        return create_pickup(self._context(), body).pickup_id
+
+    def staff_calls(self) -> list[tuple[Any, ...]]:
+        """Every column of every staff call, in the order received."""
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            return list(db.execute("SELECT * FROM staff_calls ORDER BY id"))
+
+    def staff_call_status(self, call_id: str) -> str | None:
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            row = db.execute("SELECT status FROM staff_calls WHERE call_id = ?", (call_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def pickup_status(self, pickup_id: str) -> str:
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            return str(db.execute("SELECT status FROM pickups WHERE pickup_id = ?", (pickup_id,)).fetchone()[0])
+
     def count(self, table: str) -> int:
-        if table not in ("applications", "idempotency_records"):
+        if table not in ("applications", "idempotency_records", "staff_calls", "handover_grants"):
             raise ValueError(table)
         with contextlib.closing(sqlite3.connect(self.database)) as db:
             return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names

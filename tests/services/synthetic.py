@@ -65,3 +65,20 @@ def personal_needles(app: dict[str, Any]) -> dict[str, bytes]:
     }
     needles["name_utf16"] = NAME.encode("utf-16-le")
     return needles
+
+
+def grant(n: int) -> str:
+    """A handover grant's shape (43+ URL-safe characters); the fake server accepts any such grant."""
+    return f"TEST-GRANT-{n:032d}"
+
+
+def handover(n: int, **changes: Any) -> dict[str, Any]:
+    """One outbox ``handover`` item (contract.payloads.HandoverItem): pickup, card serial, time, grant."""
+    item: dict[str, Any] = {
+        "pickup_id": f"P-{n:016X}",
+        "card_auth_cert_serial": f"0A1B{n:04X}",
+        "handed_over_at": "2026-11-26T10:00:00+09:00",
+        "grant": grant(n),
+    }
+    item.update(changes)
+    return item

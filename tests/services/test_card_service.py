@@ -22,27 +22,38 @@ from drivers import reader_events as watch
 from drivers.mynumber import aids
 from drivers.mynumber.certificates import parse_certificate
 from drivers.mynumber.trust import TrustStore
-from drivers.mynumber.verifier import DEFAULT_REQUIRED, CardVerifier, RevocationUnavailable
+from drivers.mynumber.verifier import DEFAULT_REQUIRED, CardVerifier, RevocationUnavailable, Verdict
 from drivers.sim.card import SimulatedCard
 from drivers.sim.faults import REAL_CARD, FaultPlan, FaultyCard
 from drivers.sim.profile import profile_certificates
 from drivers.sim.tray import SimulatedTray
 from kiosk.app.wiring import trust_store_from_config, verifier_factory_from_config
 from kiosk.config import ConfigError, KioskConfig, SimulatorSection, VerificationSection, parse_config
-from kiosk.core.card_check import JOB_CARD, JOB_DETAILS, JOB_PREFETCH, JOB_VERIFY, CardCheckFlow
 from kiosk.core.dispatch import MonotonicClock, SyncDispatcher
 from kiosk.core.events import (
+    CardFailed,
     CardInserted,
     CardRemoved,
+    CardResult,
     Event,
     Finish,
-    JobFailed,
-    JobFinished,
     PinDigit,
     PinSubmit,
     ReaderChanged,
     ShowDetails,
 )
+from kiosk.core.flows import CARD_CHECK
+from kiosk.core.flows.card_check import (
+    CardCheckFlow,
+    CardDetails,
+    CardReady,
+    Prefetch,
+    Prefetched,
+    ReadDetails,
+    Recognise,
+    VerifyWithPin,
+)
+from kiosk.core.shell import Shell
 from kiosk.core.view import Screen, ViewState
 from kiosk.services.card_service import CardService
 from kiosk.services.central import CertificateStatus
@@ -77,9 +88,17 @@ class Recorder:
             if done(event):
                 return seen
 
-    def job(self, name: str, job_id: int) -> Event:
-        events = self.until(lambda e: isinstance(e, JobFinished | JobFailed) and (e.job, e.job_id) == (name, job_id))
-        return events[-1][0]
+    def outcome(self, ticket: int) -> CardResult | CardFailed:
+        """The result or failure of the operation with ``ticket``."""
+        events = self.until(lambda e: isinstance(e, CardResult | CardFailed) and e.ticket == ticket)
+        event = events[-1][0]
+        assert isinstance(event, CardResult | CardFailed)
+        return event
+
+    def result(self, ticket: int) -> object:
+        event = self.outcome(ticket)
+        assert isinstance(event, CardResult), f"expected a result, got {event!r}"
+        return event.result
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +110,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
 def make_service(store: TrustStore):
     made: list[CardService] = []
 
-    def make(*, revocation=None, start: bool = True, **options) -> tuple[CardService, SimulatedTray, Recorder]:
-        tray = SimulatedTray()
+    def make(*, revocation=None, start: bool = True, tray: SimulatedTray | None = None, transport_factory=None,
+             **options) -> tuple[CardService, SimulatedTray, Recorder]:
+        tray = tray or SimulatedTray()
         recorder = Recorder()
-        service = CardService(tray.connect, recorder, watcher=tray, clock=MonotonicClock(),
+        service = CardService(transport_factory or tray.connect, recorder, watcher=tray, clock=MonotonicClock(),
                               verifier_factory=lambda card: CardVerifier(card, store, revocation=revocation),
                               **options)
         made.append(service)
@@ -120,45 +140,51 @@ def inserted(recorder: Recorder) -> CardInserted:
 # --- reading, verifying, details ----------------------------------------------------------------------------------
 
 
-def test_insertion_reads_the_card_at_once(make_service) -> None:
+def open_card(service: CardService, recorder: Recorder) -> tuple[int, CardReady, Prefetched]:
+    """What the card check does at insertion: recognition, then the PIN-free prefetch, for that insertion."""
+    insertion = inserted(recorder).insertion
+    ready = recorder.result(service.submit(Recognise(), insertion=insertion))
+    prefetched = recorder.result(service.submit(Prefetch(), insertion=insertion))
+    assert isinstance(ready, CardReady) and isinstance(prefetched, Prefetched)
+    return insertion, ready, prefetched
+
+
+def test_insertion_is_announced_and_operations_run_on_the_worker(make_service) -> None:
     service, tray, recorder = make_service()
     tray.insert(adult())
-    events = recorder.until(lambda e: isinstance(e, JobFinished) and e.job == JOB_PREFETCH)
-    kinds = [(type(e).__name__, getattr(e, "state", getattr(e, "job", None))) for e, _ in events]
-    assert kinds == [("ReaderChanged", "no_reader"), ("ReaderChanged", "ready"), ("CardInserted", None),
-                     ("JobFinished", JOB_CARD), ("JobFinished", JOB_PREFETCH)]
-    card_inserted, ready, prefetched = events[2][0], events[3][0], events[4][0]
-    assert isinstance(card_inserted, CardInserted) and card_inserted.job_id > 0
-    assert card_inserted.reader == tray.reader_name == service.reader
-    assert ready.job_id == prefetched.job_id == card_inserted.job_id  # type: ignore[union-attr]
-    assert (ready.result.auth.name, ready.result.auth.remaining) == ("auth", 3)  # type: ignore[union-attr]
-    assert {c.name: c.status for c in prefetched.result.checks} == {  # type: ignore[union-attr]
+    event = inserted(recorder)
+    assert event.insertion == 1 and event.reader == tray.reader_name == service.reader
+    first, second = service.submit(Recognise(), insertion=1), service.submit(Prefetch(), insertion=1)
+    events = recorder.until(lambda e: isinstance(e, CardResult) and e.ticket == second)
+    results = [(e, thread) for e, thread in events if isinstance(e, CardResult)]
+    assert [e.ticket for e, _ in results] == [first, second]  # in order
+    ready, prefetched = results[0][0].result, results[1][0].result
+    assert isinstance(ready, CardReady) and (ready.auth.name, ready.auth.remaining) == ("auth", 3)
+    assert isinstance(prefetched, Prefetched) and not prefetched.certificate_failed
+    assert {c.name: c.status for c in prefetched.checks} == {
         "auth_chain": "passed", "auth_validity": "passed", "auth_key_usage": "passed"}
-    assert [p.name for p in prefetched.result.pins] == ["auth", "sign", "card_info", "juki"]  # type: ignore[union-attr]
-    threads = {type(e).__name__ + getattr(e, "job", ""): thread for e, thread in events}
-    main = threading.current_thread().name
-    assert threads["JobFinishedcard"] == threads["JobFinishedprefetch"] == "card-worker"
-    assert threads["CardInserted"] == "card-events" != main
+    assert [p.name for p in prefetched.pins] == ["auth", "sign", "card_info", "juki"]
+    assert {thread for _, thread in results} == {"card-worker"}
+    assert threading.current_thread().name != "card-worker"
 
 
 def test_verify_and_details_zero_the_pins_and_lock_the_card_again(make_service) -> None:
     service, tray, recorder = make_service(revocation=crl_checker())
     card = adult()
     tray.insert(card)
-    recorder.until(lambda e: isinstance(e, JobFinished) and e.job == JOB_PREFETCH)
+    insertion, _, _ = open_card(service, recorder)
     pin = bytearray(b"1234")
-    finished = recorder.job(JOB_VERIFY, service.verify(pin))
+    verdict = recorder.result(service.submit(VerifyWithPin(pin), insertion=insertion))
     assert pin == bytearray(4)
-    assert isinstance(finished, JobFinished)
-    verdict = finished.result
+    assert isinstance(verdict, Verdict)
     assert verdict.verified and verdict.my_number is None and verdict.basic4 is None
     assert {s.name: s.remaining for s in verdict.pin_statuses} == {"auth": 3, "sign": 5, "card_info": 3, "juki": 3}
     card_info_pin = bytearray(b"5678")
-    details = recorder.job(JOB_DETAILS, service.read_details(card_info_pin))
+    details = recorder.result(service.submit(ReadDetails(card_info_pin), insertion=insertion))
     assert card_info_pin == bytearray(4)
-    assert isinstance(details, JobFinished)
-    assert details.result.my_number == MY_NUMBER and details.result.basic4.name == NAME
-    assert {c.name: c.status for c in details.result.checks} == {
+    assert isinstance(details, CardDetails)
+    assert details.my_number == MY_NUMBER and details.basic4 is not None and details.basic4.name == NAME
+    assert {c.name: c.status for c in details.checks} == {
         "my_number_digest": "passed", "basic4_digest": "passed", "card_info_signature": "passed",
         "card_info_certificate": "passed"}
     assert MY_NUMBER not in repr(details) and NAME not in repr(details)
@@ -169,116 +195,114 @@ def test_wrong_pin_spends_exactly_one_try(make_service) -> None:
     service, tray, recorder = make_service()
     card = adult()
     tray.insert(card)
-    inserted(recorder)  # a job is for the card in the reader when it is queued
-    failed = recorder.job(JOB_VERIFY, service.verify(bytearray(b"9999")))
-    assert isinstance(failed, JobFailed) and isinstance(failed.error, errors.WrongPin)
+    insertion = inserted(recorder).insertion
+    failed = recorder.outcome(service.submit(VerifyWithPin(bytearray(b"9999")), insertion=insertion))
+    assert isinstance(failed, CardFailed) and isinstance(failed.error, errors.WrongPin)
     assert failed.error.remaining == 2 and card.pin("jpki", AUTH_PIN_FID).remaining == 2
-    finished = recorder.job(JOB_VERIFY, service.verify(bytearray(b"1234")))
-    assert isinstance(finished, JobFinished)
-    assert finished.result.pin_statuses[0].remaining == 3  # a right PIN resets the counter
+    verdict = recorder.result(service.submit(VerifyWithPin(bytearray(b"1234")), insertion=insertion))
+    assert isinstance(verdict, Verdict) and verdict.pin_statuses[0].remaining == 3  # a right PIN resets it
 
 
 def test_last_try_is_never_spent(make_service) -> None:
     service, tray, recorder = make_service()
     card = SimulatedCard(image_of("last-try"))
     tray.insert(card)
-    ready = recorder.job(JOB_CARD, inserted(recorder).job_id)
-    assert isinstance(ready, JobFinished) and ready.result.auth.remaining == 1
-    failed = recorder.job(JOB_VERIFY, service.verify(bytearray(profile("last-try").pins.auth.encode())))
-    assert isinstance(failed, JobFailed) and isinstance(failed.error, errors.PinGuardRefused)
-    assert card.pin("jpki", AUTH_PIN_FID).remaining == 1
+    insertion, ready, _ = open_card(service, recorder)
+    assert ready.auth.remaining == 1
+    pin = bytearray(profile("last-try").pins.auth.encode())
+    failed = recorder.outcome(service.submit(VerifyWithPin(pin), insertion=insertion))
+    assert isinstance(failed, CardFailed) and isinstance(failed.error, errors.PinGuardRefused)
+    assert card.pin("jpki", AUTH_PIN_FID).remaining == 1 and pin == bytearray(len(pin))
 
 
 def test_not_a_my_number_card(make_service) -> None:
-    _service, tray, recorder = make_service()
+    service, tray, recorder = make_service()
     only_juki = dataclasses.replace(image_of("adult"), applications=[image_of("adult").application("juki")])
     tray.insert(SimulatedCard(only_juki))
-    failed = recorder.job(JOB_CARD, inserted(recorder).job_id)
-    assert isinstance(failed, JobFailed) and isinstance(failed.error, errors.NotAMyNumberCard)
+    failed = recorder.outcome(service.submit(Recognise(), insertion=inserted(recorder).insertion))
+    assert isinstance(failed, CardFailed) and isinstance(failed.error, errors.NotAMyNumberCard)
 
 
-def test_prefetch_again_reuses_the_connection(make_service) -> None:
+def test_operations_of_one_insertion_share_one_connection(make_service) -> None:
     connects: list[str] = []
-    service, tray, recorder = make_service()
-    original = service._transport_factory
+    tray = SimulatedTray()
 
     def counting(reader: str):
         connects.append(reader)
-        return original(reader)
+        return tray.connect(reader)
 
-    service._transport_factory = counting
+    service, _tray, recorder = make_service(tray=tray, transport_factory=counting)
     tray.insert(adult())
-    recorder.job(JOB_PREFETCH, inserted(recorder).job_id)
-    again = service.prefetch()
-    assert isinstance(recorder.job(JOB_CARD, again), JobFinished)
-    assert isinstance(recorder.job(JOB_PREFETCH, again), JobFinished)
+    insertion, _, _ = open_card(service, recorder)
+    recorder.result(service.submit(Prefetch(), insertion=insertion))
     assert len(connects) == 1
 
 
 # --- order, threads, delays ---------------------------------------------------------------------------------------
 
 
-def test_jobs_run_in_order_off_the_callers_thread_with_real_card_delays(make_service) -> None:
+def test_operations_run_in_order_off_the_callers_thread_with_real_card_delays(make_service) -> None:
     service, tray, recorder = make_service()
     slow = FaultyCard(adult(), FaultPlan(delay=REAL_CARD))
     tray.insert(slow)
-    opened = inserted(recorder).job_id
+    insertion = inserted(recorder).insertion
     started = time.monotonic()
-    verify_id = service.verify(bytearray(b"1234"))
-    details_id = service.read_details(bytearray(b"5678"))
+    tickets = [service.submit(Recognise(), insertion=insertion), service.submit(Prefetch(), insertion=insertion),
+               service.submit(VerifyWithPin(bytearray(b"1234")), insertion=insertion),
+               service.submit(ReadDetails(bytearray(b"5678")), insertion=insertion)]
     assert time.monotonic() - started < 0.05  # the caller (the UI thread) never waits on the card
-    events = recorder.until(lambda e: isinstance(e, JobFinished | JobFailed) and e.job_id == details_id)
-    jobs = [(e.job, e.job_id, type(e).__name__, thread) for e, thread in events
-            if isinstance(e, JobFinished | JobFailed)]
-    assert jobs == [(JOB_CARD, opened, "JobFinished", "card-worker"),
-                    (JOB_PREFETCH, opened, "JobFinished", "card-worker"),
-                    (JOB_VERIFY, verify_id, "JobFinished", "card-worker"),
-                    (JOB_DETAILS, details_id, "JobFinished", "card-worker")]
+    events = recorder.until(lambda e: isinstance(e, CardResult | CardFailed) and e.ticket == tickets[-1])
+    outcomes = [(e.ticket, type(e).__name__, thread) for e, thread in events if isinstance(e, CardResult | CardFailed)]
+    assert outcomes == [(ticket, "CardResult", "card-worker") for ticket in tickets]
     assert slow.modeled_seconds > 2.0  # a real card's worth of time was spent, on the worker
     assert time.monotonic() - started >= 0.9 * slow.modeled_seconds
 
 
 @pytest.mark.parametrize("remove_at", [1, 2, 4, 6, 9, 13, 17, 20, 24, 28])
-def test_a_pulled_card_fails_its_job_and_the_service_carries_on(make_service, remove_at: int) -> None:
+def test_a_pulled_card_fails_its_operation_and_the_service_carries_on(make_service, remove_at: int) -> None:
     service, tray, recorder = make_service()
     tray.insert(FaultyCard(adult(), FaultPlan(remove_at=remove_at)))
-    opened = inserted(recorder).job_id
-    verify_id = service.verify(bytearray(b"1234"))
-    outcomes = recorder.until(lambda e: isinstance(e, JobFinished | JobFailed) and e.job_id == verify_id)
-    failures = [e for e, _ in outcomes if isinstance(e, JobFailed)]
-    assert failures, "the pulled card must fail a job"
+    insertion = inserted(recorder).insertion
+    tickets = [service.submit(op, insertion=insertion) for op in (Recognise(), Prefetch(),
+                                                                   VerifyWithPin(bytearray(b"1234")))]
+    outcomes = recorder.until(lambda e: isinstance(e, CardResult | CardFailed) and e.ticket == tickets[-1])
+    failures = [e for e, _ in outcomes if isinstance(e, CardFailed)]
+    assert failures, "the pulled card must fail an operation"
     assert all(isinstance(f.error, errors.CardRemoved) for f in failures)
-    assert {f.job_id for f in failures} <= {opened, verify_id}
+    assert {f.ticket for f in failures} <= set(tickets)
     tray.remove()
     removed = recorder.until(lambda e: isinstance(e, CardRemoved))[-1]
     assert removed[1] == "card-events"
     tray.insert(adult())
-    again = inserted(recorder).job_id
-    assert isinstance(recorder.job(JOB_PREFETCH, again), JobFinished)
+    open_card(service, recorder)
 
 
-def test_a_job_for_a_removed_card_never_touches_the_next_one(make_service) -> None:
+def test_an_operation_for_a_removed_card_never_touches_the_next_one(make_service) -> None:
     service, _tray, recorder = make_service(start=False)
     first = service.on_card_inserted("Simulated reader 0")
+    ticket = service.submit(Recognise(), insertion=first)
     service.on_card_removed("Simulated reader 0")
+    second = service.on_card_inserted("Simulated reader 0")
+    late = service.submit(Recognise(), insertion=first)  # queued for the old card after the new one came
     service.start()
-    failed = recorder.job(JOB_CARD, first)
-    assert isinstance(failed, JobFailed) and isinstance(failed.error, errors.NoCard)
+    assert isinstance(recorder.outcome(ticket).error, errors.CardRemoved)  # type: ignore[union-attr]
+    assert isinstance(recorder.outcome(late).error, errors.CardRemoved)  # type: ignore[union-attr]
+    assert second == first + 1
 
 
-def test_stop_skips_queued_jobs_zeroes_their_pins_and_joins(make_service) -> None:
+def test_stop_skips_queued_operations_zeroes_their_pins_and_joins(make_service) -> None:
     service, tray, recorder = make_service()
     tray.insert(FaultyCard(adult(), FaultPlan(delay=REAL_CARD)))
-    inserted(recorder)
+    insertion = inserted(recorder).insertion
     pins = [bytearray(b"1234"), bytearray(b"5678")]
-    service.verify(pins[0])
-    service.read_details(pins[1])
+    service.submit(VerifyWithPin(pins[0]), insertion=insertion)
+    service.submit(ReadDetails(pins[1]), insertion=insertion)
     service.stop()
     assert pins == [bytearray(4), bytearray(4)]
     assert not any(t.name in ("card-worker", "card-events") and t.is_alive() for t in threading.enumerate())
     late = bytearray(b"1234")
     with pytest.raises(RuntimeError):
-        service.verify(late)
+        service.submit(VerifyWithPin(late), insertion=insertion)
     assert late == bytearray(4)
     service.stop()  # idempotent
 
@@ -286,7 +310,7 @@ def test_stop_skips_queued_jobs_zeroes_their_pins_and_joins(make_service) -> Non
 def test_stop_before_start_zeroes_queued_pins(make_service) -> None:
     service, _tray, _recorder = make_service(start=False)
     pin = bytearray(b"1234")
-    service.verify(pin)
+    service.submit(VerifyWithPin(pin), insertion=1)
     service.stop()
     assert pin == bytearray(4)
 
@@ -338,25 +362,25 @@ def test_demo_tray_inserts_by_profile_name_without_blocking(make_service) -> Non
     tray.insert("last-try")  # what the UI's demo tray calls on the UI thread
     assert time.monotonic() - started < 0.1  # the card is built later, by the card worker
     event = inserted(recorder)
-    ready = recorder.job(JOB_CARD, event.job_id)
-    assert isinstance(ready, JobFinished) and ready.result.auth.remaining == 1
+    ready = recorder.result(service.submit(Recognise(), insertion=event.insertion))
+    assert isinstance(ready, CardReady) and ready.auth.remaining == 1
     assert event.atr == b""  # not built yet when announced; recognition never uses the ATR
     with pytest.raises(RuntimeError):
         tray.insert("adult")  # one card at a time
     tray.remove()
     tray.insert(Path(__file__).resolve().parents[2] / "config" / "cards" / "adult.toml")
-    assert isinstance(recorder.job(JOB_CARD, inserted(recorder).job_id), JobFinished)
+    open_card(service, recorder)
     assert service.reader == tray.reader_name
 
 
 def test_an_unknown_profile_is_a_failed_read_not_a_dead_worker(make_service) -> None:
     service, tray, recorder = make_service()
     tray.insert("nobody")
-    failed = recorder.job(JOB_CARD, inserted(recorder).job_id)
-    assert isinstance(failed, JobFailed)
+    failed = recorder.outcome(service.submit(Recognise(), insertion=inserted(recorder).insertion))
+    assert isinstance(failed, CardFailed)
     tray.remove()
     tray.insert(adult())
-    assert isinstance(recorder.job(JOB_PREFETCH, inserted(recorder).job_id), JobFinished)
+    open_card(service, recorder)
     assert service.reader is not None
 
 
@@ -365,7 +389,7 @@ def test_a_failing_post_does_not_kill_the_worker(make_service, store) -> None:
 
     def flaky(event: Event) -> None:
         calls.append(event)
-        if isinstance(event, JobFinished) and event.job == JOB_CARD:
+        if isinstance(event, CardResult) and isinstance(event.result, CardReady):
             raise RuntimeError("ui gone")
 
     tray = SimulatedTray()
@@ -374,7 +398,12 @@ def test_a_failing_post_does_not_kill_the_worker(make_service, store) -> None:
     with service:
         tray.insert(adult())
         deadline = time.monotonic() + WAIT
-        while not any(isinstance(e, JobFinished) and e.job == JOB_PREFETCH for e in calls):
+        while not any(isinstance(e, CardInserted) for e in calls):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        service.submit(Recognise(), insertion=1)
+        service.submit(Prefetch(), insertion=1)
+        while not any(isinstance(e, CardResult) and isinstance(e.result, Prefetched) for e in calls):
             assert time.monotonic() < deadline
             time.sleep(0.01)
 
@@ -386,7 +415,7 @@ def test_resident_path_end_to_end_leaves_nothing_behind(make_service, caplog: py
     caplog.set_level(logging.DEBUG)
     service, tray, recorder = make_service(revocation=crl_checker())
     dispatcher = SyncDispatcher()
-    flow = CardCheckFlow(dispatcher, service, MonotonicClock(), KioskConfig())
+    flow = Shell(dispatcher, service, MonotonicClock(), KioskConfig(), flows={CARD_CHECK: CardCheckFlow})
 
     def run_until(done: Callable[[ViewState], bool]) -> None:
         deadline = time.monotonic() + WAIT
@@ -401,7 +430,7 @@ def test_resident_path_end_to_end_leaves_nothing_behind(make_service, caplog: py
 
     tray.insert(adult())
     run_until(lambda s: s.screen is Screen.PIN_ENTRY)
-    assert flow.state.pin is not None and flow.state.pin.remaining_tries == 3
+    assert flow.state.pin is not None and flow.state.pin.remaining_tries == 2  # the last try is kept back
     type_pin("1234")
     run_until(lambda s: s.screen is Screen.RESULT)
     assert flow.state.result is not None and flow.state.result.verified
@@ -411,13 +440,12 @@ def test_resident_path_end_to_end_leaves_nothing_behind(make_service, caplog: py
     assert dict(flow.state.result.details)["details.name"] == NAME  # type: ignore[union-attr, arg-type]
     assert MY_NUMBER not in repr(flow.state)
     dispatcher.post(Finish())
-    assert flow.state.screen is Screen.ATTRACT
-    own_state = {key: value for key, value in vars(flow).items() if key != "_jobs"}
-    assert personal_data_in(own_state) == set()
+    assert flow.state.screen is Screen.TAKE_CARD  # the card is still on the reader
+    assert personal_data_in(flow, skip=(CardService,)) == set()
     # The service keeps nothing personal either; only the card itself holds its resident's data.
     assert personal_data_in(service, skip=(SimulatedCard, SimulatedTray)) == set()
     tray.remove()
-    run_until(lambda s: s.reader.value == "ready")
+    run_until(lambda s: s.reader.value == "ready" and s.screen is Screen.ATTRACT)
     assert ADDRESS not in repr(flow.state)
     assert caplog.records, "the path logs what it does"
     assert not [value for value in (NAME, ADDRESS, MY_NUMBER) if value in caplog.text]
@@ -486,12 +514,12 @@ def test_offline_server_leaves_the_card_unverified(make_service, central, make_c
     central.stop()
     service, tray, recorder = make_service(revocation=CentralRevocationChecker(make_client(central.url)))
     tray.insert(adult())
-    inserted(recorder)
-    finished = recorder.job(JOB_VERIFY, service.verify(bytearray(b"1234")))
-    assert isinstance(finished, JobFinished)
-    check = finished.result.check("revocation")
+    verdict = recorder.result(service.submit(VerifyWithPin(bytearray(b"1234")),
+                                             insertion=inserted(recorder).insertion))
+    assert isinstance(verdict, Verdict)
+    check = verdict.check("revocation")
     assert (check.status, check.reason) == ("not_checked", "offline")
-    assert not finished.result.verified
+    assert not verdict.verified
 
 
 # --- [verification] configuration ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from kiosk.config import ConfigError, parse_config
 from kiosk.services.central import CentralClient
 from kiosk.services.errors import (
     Conflict,
+    GrantRefused,
     Rejected,
     ServerError,
     ServerTimeout,
@@ -179,13 +180,106 @@ def test_nothing_personal_in_logs_or_messages(client, session, caplog) -> None:
     assert "POST /v1/applications -> 201" in caplog.text
 
 
-def test_handover_route_and_bearer_token(client, session) -> None:
+GRANT = synthetic.grant(1)
+
+
+def test_handover_route_and_grant(client, session) -> None:
     session.request.return_value = answer(201, {"handover_id": "H1"})
     ack = client.record_handover("P-1", card_auth_cert_serial="0A1B", handed_over_at="2026-11-26T10:00:00Z",
-                                 clerk_token="tok", idempotency_key=KEY)
+                                 grant=GRANT, idempotency_key=KEY)
     assert (ack.receipt_id, ack.duplicate, ack.http_status) == ("H1", False, 201)
-    assert session.request.call_args.args[1].endswith("/v1/pickups/P-1/handover")
-    assert session.request.call_args.kwargs["headers"]["Authorization"] == "Bearer tok"
+    call = session.request.call_args
+    assert call.args[1].endswith("/v1/pickups/P-1/handover")
+    assert "Authorization" not in call.kwargs["headers"]  # no clerk token: the grant in the body authorises
+    assert call.kwargs["json"]["grant"] == GRANT and call.kwargs["headers"]["Idempotency-Key"] == KEY
+
+
+@pytest.mark.parametrize(("status", "server_code", "error", "code"), [
+    (403, "grant_expired", GrantRefused, "grant_expired"),
+    (403, "grant_used", GrantRefused, "grant_used"),
+    (403, "grant_invalid", GrantRefused, "grant_refused"),
+    (401, "token_required", GrantRefused, "grant_refused"),  # an old server that still wants a clerk token
+    (403, "kiosk_disabled", Rejected, "kiosk_disabled"),  # about the kiosk: not the grant's fault
+    (403, "kiosk_unknown", Rejected, "kiosk_unknown"),
+    (409, "card_mismatch", Conflict, "card_mismatch"),
+])
+def test_handover_refusals_say_whether_the_grant_is_to_blame(client, session, status, server_code, error,
+                                                             code) -> None:
+    session.request.return_value = answer(status, {"error": server_code, "message": "refused"})
+    with pytest.raises(Rejected) as caught:
+        client.record_handover("P-1", card_auth_cert_serial="0A1B", handed_over_at="2026-11-26T10:00:00Z",
+                               grant=GRANT, idempotency_key=KEY)
+    assert type(caught.value) is error and caught.value.code == code and caught.value.retryable is False
+    assert GRANT not in str(caught.value)
+
+
+def test_a_clerk_authorises_a_handover_with_a_bearer_token(client, session) -> None:
+    session.request.return_value = answer(201, {"grant": GRANT, "pickup_id": "P-0123456789ABCDEF",
+                                                "kiosk_id": "k-1", "expires_at": "2026-12-03T10:00:00Z"})
+    issued = client.authorise_handover("P-0123456789ABCDEF", clerk_token="tok")
+    assert (issued.grant, issued.pickup_id, issued.expires_at) == (GRANT, "P-0123456789ABCDEF",
+                                                                   "2026-12-03T10:00:00Z")
+    assert GRANT not in repr(issued)
+    call = session.request.call_args
+    assert call.args[:2] == ("POST", "https://central.test:8443/v1/pickups/P-0123456789ABCDEF/handover-grants")
+    assert call.kwargs["headers"]["Authorization"] == "Bearer tok"
+    session.request.return_value = answer(201, {"pickup_id": "P-0123456789ABCDEF"})
+    with pytest.raises(ServerError):
+        client.authorise_handover("P-0123456789ABCDEF", clerk_token="tok")
+    with pytest.raises(ValueError, match="pickup id"):
+        client.authorise_handover("../clerk/sessions", clerk_token="tok")
+
+
+def test_clerk_sign_in_and_out(client, session) -> None:
+    session.request.return_value = answer(201, {"token": "secret-token", "expires_at": "2026-12-03T10:30:00Z",
+                                                "username": "sato", "role": "clerk"})
+    signed_in = client.sign_in_clerk("sato", "a password")
+    assert (signed_in.token, signed_in.role) == ("secret-token", "clerk") and "secret-token" not in repr(signed_in)
+    no_content = requests.Response()
+    no_content.status_code = 204
+    no_content._content = b""
+    session.request.return_value = no_content
+    client.sign_out_clerk("secret-token")
+    call = session.request.call_args
+    assert call.args[0] == "DELETE" and call.args[1].endswith("/v1/clerk/sessions/current")
+    assert call.kwargs["headers"]["Authorization"] == "Bearer secret-token"
+    session.request.return_value = answer(423, {"error": "account_locked", "message": "locked"})
+    with pytest.raises(Rejected) as locked:
+        client.sign_in_clerk("sato", "a password")
+    assert locked.value.code == "account_locked"
+
+
+CALL_ID = "6f1c2b8e-1d2a-4b6c-9e0f-123456789abc"
+
+
+def test_staff_calls_report_and_cancel(client, session) -> None:
+    session.request.return_value = answer(201, {"call_id": CALL_ID, "status": "open", "duplicate": False})
+    state = client.report_staff_call(CALL_ID, called_at="2026-12-03T10:00:00Z")
+    assert (state.call_id, state.status, state.duplicate) == (CALL_ID, "open", False)
+    call = session.request.call_args
+    assert call.args[:2] == ("POST", "https://central.test:8443/v1/staff-calls")
+    assert call.kwargs["json"] == {"call_id": CALL_ID, "called_at": "2026-12-03T10:00:00Z"}
+    assert "Idempotency-Key" not in call.kwargs["headers"]  # the call id itself makes a retry idempotent
+    session.request.return_value = answer(200, {"call_id": CALL_ID, "status": "cancelled"})
+    assert client.cancel_staff_call(CALL_ID).status == "cancelled"
+    assert session.request.call_args.args[:2] == ("DELETE", f"https://central.test:8443/v1/staff-calls/{CALL_ID}")
+    session.request.return_value = answer(404, {"error": "staff_call_not_found", "message": "no"})
+    with pytest.raises(Rejected) as missing:
+        client.cancel_staff_call(CALL_ID)
+    assert missing.value.code == "staff_call_not_found"
+    session.request.return_value = answer(200, {"call_id": CALL_ID, "status": "maybe"})
+    with pytest.raises(ServerError):
+        client.report_staff_call(CALL_ID, called_at="2026-12-03T10:00:00Z")
+
+
+def test_a_malformed_staff_call_is_not_sent(client, session) -> None:
+    with pytest.raises(ValueError, match="call_id"):
+        client.report_staff_call("not-a-uuid", called_at="2026-12-03T10:00:00Z")
+    with pytest.raises(ValueError, match="called_at"):
+        client.report_staff_call(CALL_ID, called_at="10:00")
+    with pytest.raises(ValueError, match="UUID"):
+        client.cancel_staff_call("../../v1/pickups")
+    session.request.assert_not_called()
 
 
 def test_certificate_status_must_be_one_of_three(client, session) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.services.errors import Conflict, Rejected, ServerError, ServerUnreachable, TlsError
-from kiosk.services.outbox import Backoff, Delivered, Flusher, Outbox, OutboxError, OutboxItem
+from contract.payloads import PayloadInvalid
+from kiosk.services.errors import Conflict, GrantRefused, Rejected, ServerError, ServerUnreachable, TlsError
+from kiosk.services.outbox import Backoff, Delivered, Flusher, Outbox, OutboxError, OutboxItem, central_delivery
 from tests.services import synthetic
 from tests.services.conftest import TEST_KEY
 
@@ -176,13 +177,71 @@ def test_outcomes_are_sorted_in_one_place(make_outbox, outcome, state, error) ->
     assert event.outcome == {"queued": "retry"}.get(state, state)
 
 
+@pytest.mark.parametrize(
+    ("outcome", "state", "error"),
+    [
+        (Delivered("R1"), "delivered", None),
+        (GrantRefused(403, "grant_expired", "expired"), "dead", "grant_expired"),
+        (GrantRefused(403, "grant_used", "used"), "dead", "grant_used"),
+        (GrantRefused(403, "grant_invalid", "unknown"), "dead", "grant_refused"),
+        # The same refusals from a deliver function that did not type them (not CentralClient):
+        (Rejected(403, "grant_expired", "expired"), "dead", "grant_expired"),
+        (Rejected(401, "token_expired", "a clerk token from before grants"), "dead", "grant_refused"),
+        # About the kiosk, not the grant: wait for the certificate to be fixed.
+        (Rejected(403, "kiosk_disabled", "disabled"), "queued", "kiosk_disabled"),
+        (Rejected(403, "kiosk_certificate_untrusted", "untrusted"), "queued", "kiosk_certificate_untrusted"),
+        (Conflict(409, "card_mismatch", "wrong card"), "dead", "card_mismatch"),
+        (ServerError(503, "down"), "queued", "http_503"),
+    ],
+)
+def test_handover_outcomes_are_sorted_with_the_grant_in_mind(make_outbox, outcome, state, error) -> None:
+    outbox = make_outbox()
+    item_id = outbox.enqueue("handover", synthetic.handover(1)).item_id
+    event = outbox.deliver(outbox.claim(item_id), deliver_with(outcome))
+    row = outbox._conn.execute("SELECT state, last_error FROM items").fetchone()
+    assert row == (state, error)
+    assert event.outcome == {"queued": "retry"}.get(state, state)
+    if state == "dead":
+        assert outbox.flush_now() == 0 and outbox.due_ids() == []  # never tried again by itself
+        assert [d.last_error for d in outbox.status().dead] == [error]
+
+
+def test_a_handover_is_checked_before_it_is_queued(make_outbox) -> None:
+    outbox = make_outbox()
+    for broken in (synthetic.handover(1, pickup_id="P-42"), synthetic.handover(2, grant="short"),
+                   {**synthetic.handover(3), "clerk_token": "tok"},
+                   {k: v for k, v in synthetic.handover(4).items() if k != "grant"}):
+        with pytest.raises(PayloadInvalid):
+            outbox.enqueue("handover", broken)
+    assert outbox.status().depth == 0
+
+
+def test_a_handover_queued_with_a_clerk_token_before_grants_goes_dead_as_grant_missing(make_outbox) -> None:
+    """An outbox written by the previous version: the item has a clerk token and no grant."""
+    outbox = make_outbox()
+    old = {"pickup_id": "P-0000000000000001", "card_auth_cert_serial": "0A1B",
+           "handed_over_at": "2026-11-26T10:00:00Z", "clerk_token": "an-expired-clerk-token"}
+    blob = outbox._cipher.seal_json("old-item", "handover", old)
+    outbox._conn.execute(
+        "INSERT INTO items (id, kind, idempotency_key, payload, created_at, next_attempt_at)"
+        " VALUES ('old-item', 'handover', 'old-item-key-0000', ?, 0, 0)", (blob,))
+    event = outbox.deliver(outbox.claim("old-item"), central_delivery(NeverSends()))
+    assert (event.outcome, event.error) == ("dead", "grant_missing")
+    assert [d.last_error for d in outbox.status().dead] == ["grant_missing"]
+
+
+class NeverSends:
+    def record_handover(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("an item without a grant must not be sent")
+
+
 def test_status_shows_depth_age_dead_items_and_last_error(make_outbox) -> None:
     clock = FakeClock()
     outbox = make_outbox(clock=clock)
     outbox.enqueue("application", synthetic.application(1))
     clock.now += 60
     dead = outbox.enqueue("application", synthetic.application(2))
-    outbox.enqueue("handover", {"pickup_id": "P1"})
+    outbox.enqueue("handover", synthetic.handover(1))
     clock.now += 40
     outbox.deliver(outbox.claim(dead.item_id), deliver_with(Rejected(422, "invalid_photo", "bad")))
     status = outbox.status()

@@ -11,6 +11,7 @@ import logging
 
 import pytest
 
+from contract.payloads import PayloadInvalid
 from kiosk.services.outbox import Backoff, Flusher, FlushEvent, Outbox, central_delivery
 from tests.services import synthetic
 from tests.services.fake_central import FakeCentral, wait_until
@@ -148,13 +149,36 @@ def test_already_submitted_under_another_key_counts_as_delivered(central, make_c
 
 def test_handover_through_the_outbox(central, make_outbox, run_flusher) -> None:
     outbox = make_outbox()
-    outbox.enqueue("handover", {"pickup_id": "P-42", "card_auth_cert_serial": "0A1B",
-                                "handed_over_at": "2026-11-26T10:00:00Z", "clerk_token": "clerk-test"})
-    outbox.enqueue("handover", {"pickup_id": "P-43"})  # malformed: a bug upstream, not a retry loop
+    outbox.enqueue("handover", synthetic.handover(42))
+    with pytest.raises(PayloadInvalid):
+        outbox.enqueue("handover", {"pickup_id": "P-0000000000000043"})  # malformed: refused, never queued
     run_flusher(outbox, central.url)
     assert wait_until(lambda: outbox.status().depth == 0)
-    assert list(central.ledger.handovers) == ["P-42"]
-    assert [d.last_error for d in outbox.status().dead] == ["malformed_payload"]
+    assert list(central.ledger.handovers) == [synthetic.handover(42)["pickup_id"]]
+    assert outbox.status().dead == ()
+
+
+def test_a_refused_grant_is_dead_with_its_reason_and_never_retried(central, make_outbox, run_flusher) -> None:
+    """Where a clerk token once made a 401 that was retried forever, a refused grant goes to staff at once."""
+    outbox = make_outbox()
+    expired, used = synthetic.handover(1), synthetic.handover(2)
+    central.refused_grants = {expired["grant"]: "grant_expired", used["grant"]: "grant_used"}
+    for item in (expired, used, synthetic.handover(3)):
+        outbox.enqueue("handover", item)
+    events: list[FlushEvent] = []
+    run_flusher(outbox, central.url, events=events)
+    assert wait_until(lambda: outbox.status().depth == 0)
+    status = outbox.status()
+    assert [(d.local_number, d.last_error) for d in status.dead] == [("000001", "grant_expired"),
+                                                                     ("000002", "grant_used")]
+    assert all(d.attempts == 1 for d in status.dead) and status.delivered == 1
+    assert [(e.outcome, e.error) for e in events if e.outcome == "dead"] == [("dead", "grant_expired"),
+                                                                           ("dead", "grant_used")]
+    assert central.ledger.stats["grant_refused"] == 2
+    outbox.flush_now()
+    assert not wait_until(lambda: len(events) > 3, timeout=0.6)  # no further attempt, even after a flush
+    assert [d.attempts for d in outbox.status().dead] == [1, 1]
+    assert central.ledger.stats["grant_refused"] == 2
 
 
 def test_everything_at_once(pki, make_outbox, run_flusher, caplog) -> None:

@@ -57,3 +57,18 @@ def test_the_needles_would_be_found(tmp_path: Path) -> None:
     (tmp_path / "clear.json").write_text(json.dumps(application) + json.dumps(application, ensure_ascii=False))
     found = {entry.split(": ")[1] for entry in leaks(tmp_path, [application])}
     assert {"name", "name_json_escaped", "email", "phone", "application_id", "photo_base64"} <= found
+
+
+def test_a_queued_handover_keeps_its_grant_sealed(central, make_outbox, tmp_path: Path) -> None:
+    """The grant is a credential (it records a handover without a clerk): sealed like personal data."""
+    outbox = make_outbox()
+    central.stop()
+    items = [synthetic.handover(n) for n in range(3)]
+    for item in items:
+        outbox.enqueue("handover", item)
+    outbox.checkpoint()
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        for item in items:
+            assert item["grant"].encode() not in data, path.name
+            assert item["pickup_id"].encode() not in data, path.name

@@ -56,6 +56,38 @@ def on(runtime: Runtime, screen: Screen) -> Any:
     return (lambda: runtime.app.view is not None and runtime.app.view.screen is screen), WAIT_FRAMES
 
 
+def insert_from_tray(runtime: Runtime, profile: str) -> Iterator[Any]:
+    """Put a synthetic resident's card on the reader with the header's demo tray, by touch."""
+    app = runtime.app
+    tab = find(app.root, lambda w: w.__class__.__name__ == "DemoTab")[0]
+    yield from tap(tab)
+    tray = app._overlays["tray"]
+    button = next(b for b in tray.ids.grid.children if b.text == profile)
+    yield from tap(button)
+
+
+def type_on_pad(runtime: Runtime, digits: str) -> Iterator[Any]:
+    """Type on the PIN pad on screen and press OK."""
+    app = runtime.app
+    yield from settle(app.root)
+    pad = {key.text: key for key in app.root.current.ids.entry.ids.pad.children}
+    for digit in digits:
+        yield from tap(pad[digit])
+    yield (lambda: app.view.pin is not None and app.view.pin.entered == len(digits)), WAIT_FRAMES
+    yield from settle(app.root)
+    yield from tap(app.root.current.ids.submit)
+
+
+def start_card_check(runtime: Runtime) -> Iterator[Any]:
+    app = runtime.app
+    yield from settle(app.root)
+    yield (lambda: app.view is not None and app.view.reader is ReaderState.READY), WAIT_FRAMES
+    yield 30  # let the screen prebuild finish (it runs one screen per frame at start)
+    yield from tap(app.root.current.task_button("card_check"))
+    yield on(runtime, Screen.INSERT_CARD)
+    yield from settle(app.root)
+
+
 def card_check(runtime: Runtime, log: FrameLog) -> Iterator[Any]:
     app = runtime.app
     yield from settle(app.root)
@@ -63,7 +95,7 @@ def card_check(runtime: Runtime, log: FrameLog) -> Iterator[Any]:
     yield 30  # let the screen prebuild finish (it runs one screen per frame at start)
     log.start()
     log.mark("attract")
-    yield from tap(app.root.current.ids.start)
+    yield from tap(app.root.current.task_button("card_check"))
     yield on(runtime, Screen.INSERT_CARD)
     yield from settle(app.root)
     tab = find(app.root, lambda w: w.__class__.__name__ == "DemoTab")[0]

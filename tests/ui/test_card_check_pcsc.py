@@ -33,7 +33,7 @@ def test_card_check_by_touch_through_pcscd(vpcd_readers) -> None:
         yield from settle(app.root)
         yield (lambda: app.view is not None and app.view.reader is ReaderState.READY), WAIT_FRAMES
         yield 30
-        yield from tap(app.root.current.ids.start)
+        yield from tap(app.root.current.task_button("card_check"))
         yield on(runtime, Screen.INSERT_CARD)
         server.insert()  # the resident puts the card on the reader; pcscd notices on its next poll
         yield on(runtime, Screen.PIN_ENTRY)

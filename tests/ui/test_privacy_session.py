@@ -61,6 +61,14 @@ def test_nothing_of_the_resident_remains_after_the_session(caplog: pytest.LogCap
         yield from settle(app.root)
         seen["details"] = screen_texts()
         yield from tap(app.root.current.ids.finish)
+        # the card is still on the reader: "take your card", and nothing of the session on screen
+        yield on(runtime, Screen.TAKE_CARD)
+        yield from settle(app.root)
+        seen["take_card"] = screen_texts() + repr(app.view)
+        yield from tap(app.root.current.ids.title)  # a touch starts nothing while the card is in
+        yield 5
+        seen["take_card_screen"] = app.view.screen.value
+        runtime.tray.remove()
         yield on(runtime, Screen.ATTRACT)
         yield from settle(app.root)
         yield 5
@@ -77,8 +85,10 @@ def test_nothing_of_the_resident_remains_after_the_session(caplog: pytest.LogCap
     assert ADULT.resident.name in seen["details"] and ADULT.resident.address in seen["details"]
     assert ADULT.resident.my_number not in seen["details"]
     assert ADULT.resident.my_number[-4:] in seen["details"]
+    assert runtime.app.t("take_card.title") in seen["take_card"] and seen["take_card_screen"] == "take_card"
     # and after the session: gone from the screen, the view state, the logs and every file written
     for secret in SECRETS:
+        assert secret not in seen["take_card"]
         assert secret not in seen["after"]
         assert secret not in caplog.text
     written = files_written_since(Path(os.environ["KIVY_HOME"]), began) + files_written_since(REPO / "var", began)

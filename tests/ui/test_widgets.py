@@ -18,7 +18,8 @@ from kivy.config import Config
 from kivy.core.window import Window
 
 from kiosk.core import events as ev
-from kiosk.core.view import PinPadView, ReaderState, Screen
+from kiosk.core.input import InputView
+from kiosk.core.view import ReaderState, Screen
 from kiosk.i18n import LANGUAGE_NAMES
 from kiosk.ui.app import KioskApp, KivyDispatcher
 from kiosk.ui.frames import FrameScript, settle
@@ -29,6 +30,12 @@ from tests.ui.helpers import find, run_with, scroll_into_view, show, tap, visibl
 
 pytestmark = pytest.mark.ui
 
+
+
+def pad(entered: int, **fields: object) -> InputView:
+    """A 4-digit PIN pad's view (the input model of kiosk.core.input)."""
+    fields.setdefault("keys", tuple("1234567890"))
+    return InputView(entered=entered, min_length=4, max_length=4, **fields)  # type: ignore[arg-type]
 
 def posted(flow: StaticFlow) -> list[ev.Event]:
     """What the touches posted, without the Touched that every touch posts first."""
@@ -76,8 +83,8 @@ def test_the_reader_status_names_every_reader_state(state: ReaderState) -> None:
 
 def test_any_touch_is_reported_first_as_activity() -> None:
     def script(app: KioskApp, flow: StaticFlow) -> Iterator[Any]:
-        yield from tap(screen_ids(app).start)
-        assert flow.events[:2] == [ev.Touched(), ev.Start()]
+        yield from tap(app.root.current.task_button("card_check"))
+        assert flow.events[:2] == [ev.Touched(), ev.Start("card_check")]
 
     run_with(sample_state(Screen.ATTRACT, "en"), script)
 
@@ -104,7 +111,7 @@ def pad_buttons(app: KioskApp) -> list[Any]:
     ("7", "3", "0", "9", "1", "5", "8", "2", "6", "4"),  # a shuffled pad from the flow
 ])
 def test_pin_pad_keys_sit_where_the_layout_says_and_post_digits(layout: tuple[str, ...]) -> None:
-    view = sample_state(Screen.PIN_ENTRY, "en", pin=PinPadView(entered=0, length=4, layout=layout,
+    view = sample_state(Screen.PIN_ENTRY, "en", pin=pad(entered=0, keys=tuple(layout),
                                                                  remaining_tries=3))
 
     def script(app: KioskApp, flow: StaticFlow) -> Iterator[Any]:
@@ -121,14 +128,14 @@ def test_pin_pad_keys_sit_where_the_layout_says_and_post_digits(layout: tuple[st
 
 
 def test_ok_is_only_pressable_with_all_digits_and_show_toggles() -> None:
-    view = sample_state(Screen.PIN_ENTRY, "en", pin=PinPadView(entered=3, length=4, remaining_tries=3))
+    view = sample_state(Screen.PIN_ENTRY, "en", pin=pad(entered=3, remaining_tries=3))
 
     def script(app: KioskApp, flow: StaticFlow) -> Iterator[Any]:
         ids = screen_ids(app)
         assert ids.submit.disabled
         yield from tap(ids.submit)
         assert posted(flow) == []
-        yield from show(app, flow, replace(view, pin=PinPadView(entered=4, length=4, remaining_tries=3)))
+        yield from show(app, flow, replace(view, pin=pad(entered=4, remaining_tries=3)))
         yield from tap(ids.submit)
         yield from tap(ids.entry.ids.show)
         yield from tap(ids.cancel)
@@ -138,12 +145,12 @@ def test_ok_is_only_pressable_with_all_digits_and_show_toggles() -> None:
 
 
 def test_the_pin_is_masked_unless_the_flow_shows_it() -> None:
-    view = sample_state(Screen.PIN_ENTRY, "en", pin=PinPadView(entered=2, length=4))
+    view = sample_state(Screen.PIN_ENTRY, "en", pin=pad(entered=2))
 
     def script(app: KioskApp, flow: StaticFlow) -> Iterator[Any]:
         dots = screen_ids(app).entry.ids.dots
         assert [c.text for c in reversed(dots.children)] == ["●", "●", "○", "○"]
-        yield from show(app, flow, replace(view, pin=PinPadView(entered=2, length=4, shown="37")))
+        yield from show(app, flow, replace(view, pin=pad(entered=2, shown="37")))
         assert [c.text for c in reversed(dots.children)] == ["3", "7", "_", "_"]
         assert screen_ids(app).entry.ids.show.text == app.t("pin.hide")
 
@@ -152,7 +159,7 @@ def test_the_pin_is_masked_unless_the_flow_shows_it() -> None:
 
 def test_the_card_details_pad_goes_back_to_the_result_instead_of_ending() -> None:
     view = sample_state(Screen.PIN_ENTRY, "en", message_key="pin.card_info",
-                        pin=PinPadView(entered=0, length=4, remaining_tries=3))
+                        pin=pad(entered=0, remaining_tries=3))
 
     def script(app: KioskApp, flow: StaticFlow) -> Iterator[Any]:
         cancel = screen_ids(app).cancel

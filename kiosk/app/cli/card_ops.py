@@ -19,6 +19,7 @@ from drivers.mynumber.basic4 import mask_my_number, parse_basic4, parse_my_numbe
 from drivers.mynumber.card import MyNumberCard
 from drivers.mynumber.certificates import parse_certificate, validity
 from drivers.mynumber.pinpolicy import POLICIES
+from drivers.mynumber.revocation import CrlRevocationChecker
 from drivers.mynumber.trust import TrustStore
 from drivers.mynumber.verifier import ALL_CHECKS, DEFAULT_REQUIRED, CardVerifier, VerifierConfig
 from drivers.sim.profile import ProfileError
@@ -196,9 +197,9 @@ def _trust_store(args: argparse.Namespace) -> TrustStore:
     return TrustStore.from_directory(folder)
 
 
-def _revocation(args: argparse.Namespace, store: TrustStore):
-    from drivers.mynumber.revocation import CrlRevocationChecker
-
+def _revocation(args: argparse.Namespace, store: TrustStore) -> CrlRevocationChecker | None:
+    """Offline revocation from ``--crl`` files, judged by ``contract.crl`` (the server's CRL rules); a CRL
+    those rules refuse is a ``crl_error``, not a silent "not checked"."""
     crls = [Path(path).read_bytes() for path in args.crl]
     if not crls and args.sim:
         # the simulated card's own test PKI: an empty, fresh CRL from each test auth CA (nothing revoked)

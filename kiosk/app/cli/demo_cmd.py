@@ -22,7 +22,7 @@ from drivers.sim.profile import ProfileError
 from kiosk.app.cli.doctor_cmd import print_findings
 from kiosk.app.cli.output import EXIT_USAGE, emit_json, error, fail
 from kiosk.app.doctor import FAIL, run_checks
-from kiosk.config import ConfigError, KioskConfig, load_config
+from kiosk.config import ConfigError, KioskConfig, load_config, state_dir
 from kiosk.services import pcscd
 
 CARD_VISIBLE_TIMEOUT = 5.0
@@ -70,7 +70,7 @@ def run_ui(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
-    var_dir = config.resolve("../var") if config.source else Path(tempfile.gettempdir()) / "mynumber-kiosk"
+    var_dir = state_dir()  # the demo PKI and server database sit with the outbox, never in the package
     central = start_local_central(config, var_dir)
     try:
         return run_app(dataclasses.replace(config, server=central.section), demo=True)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kiosk.app.cli.output import error
-from kiosk.config import REPO_ROOT, ConfigError, load_config
-
-PRODUCTION_CONFIG = REPO_ROOT / "config" / "kiosk.toml"
+from kiosk.config import PRODUCTION_CONFIG, ConfigError, load_config
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ from kiosk.core.view import Screen
 
 SCREEN_CLASSES: dict[Screen, tuple[str, str]] = {
     Screen.ATTRACT: ("attract", "AttractScreen"),
+    Screen.TAKE_CARD: ("take_card", "TakeCardScreen"),
     Screen.INSERT_CARD: ("insert_card", "InsertCardScreen"),
     Screen.READING: ("reading", "ReadingScreen"),
     Screen.PIN_ENTRY: ("pin_entry", "PinEntryScreen"),

@@ -27,8 +27,10 @@ class PinEntryScreen(KioskScreen):
         lines: Speech = [(view.message_key or "pin.auth", dict(view.message_args))]
         if pin and pin.error_key:
             lines.append((pin.error_key, dict(pin.error_args)))
-        if pin and pin.remaining_tries is not None:
+        if pin and pin.remaining_tries is not None and pin.error_key != "pin.wrong":
             lines.append(("pin.remaining", {"remaining": pin.remaining_tries}))
+        if pin and pin.note_key:
+            lines.append((pin.note_key, dict(pin.note_args)))
         lines.append(("pin.shield", {}))
         return lines
 

@@ -8,14 +8,17 @@ screen is left, so no texture of them outlives the session.
 
 from __future__ import annotations
 
+from kivy.app import App
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.view import ResultView, Screen, ViewState
+from kiosk.ui import text as ui_text
 from kiosk.ui.keys import PIN_NAME_KEYS
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
+from kiosk.ui.widgets.base import KioskLabel
 
 
 class CheckRow(BoxLayout):
@@ -26,9 +29,16 @@ class CheckRow(BoxLayout):
 class PinRow(BoxLayout):
     name_key = StringProperty("pinname.generic")
     remaining = NumericProperty(0)
+    usable = NumericProperty(0)  # the tries the resident can use here (the last one is the counter's)
     maximum = NumericProperty(0)
     blocked = BooleanProperty(False)
     not_set = BooleanProperty(False)
+
+
+class NoticeRow(KioskLabel):
+    """One consequence with its next step, right under the headline (``ResultView.notices``)."""
+
+    notice_tone = StringProperty("warn")
 
 
 class DetailRow(BoxLayout):
@@ -41,6 +51,7 @@ class DetailRow(BoxLayout):
 class ResultScreen(KioskScreen):
     screen = Screen.RESULT
     result = ObjectProperty(None, allownone=True)
+    details_button = BooleanProperty(True)  # "show details" only where a card-info PIN may be sent
 
     def render(self, view: ViewState) -> None:
         super().render(view)
@@ -49,6 +60,7 @@ class ResultScreen(KioskScreen):
         if result is not self.result:
             self._fill(result)
         self.result = result
+        self.details_button = bool(result and (result.details is not None or result.details_offered))
         if newly_shown:
             # the resident just typed a PIN to see them: bring them into view (after the layout pass)
             Clock.schedule_once(lambda _dt: self.ids.scroll.scroll_to(self.ids.details_panel, animate=False), 0)
@@ -86,7 +98,13 @@ class ResultScreen(KioskScreen):
             for row, tries in zip(self._rows(pins, PinRow, len(tries_list)), tries_list, strict=True):
                 row.name_key = PIN_NAME_KEYS.get(tries.pin, "pinname.generic")
                 row.remaining, row.maximum = tries.remaining, tries.maximum
+                row.usable = tries.usable if tries.usable is not None else tries.remaining
                 row.blocked, row.not_set = tries.blocked, tries.not_set
+        notices = self.ids.notices
+        notices.clear_widgets()
+        for notice in result.notices if result else ():
+            notices.add_widget(NoticeRow(notice_tone=notice.tone,
+                                         text=ui_text.message(App.get_running_app().t, notice.key, notice.args)))
         # Personal data: rebuilt from scratch every time, removed as soon as the view drops it.
         details.clear_widgets()
         for label_key, value in (result.details or ()) if result else ():
@@ -96,7 +114,11 @@ class ResultScreen(KioskScreen):
         result = view.result
         if result is None:
             return []
-        lines: Speech = [("result.verified" if result.verified else "result.not_verified", {}), *self.message(view)]
+        headline = result.headline
+        lines: Speech = [(headline.key, dict(headline.args)) if headline else (
+            "result.verified" if result.verified else "result.not_verified", {})]
+        lines += [(notice.key, dict(notice.args)) for notice in result.notices]
+        lines += self.message(view)
         if result.renewal_key:
             lines.append((result.renewal_key, {}))
         lines.append(("result.take_card", {}))

@@ -6,7 +6,7 @@ a short user can reach; "call staff" is the last resort and must be reachable fr
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.widgets.base import Column
@@ -20,6 +20,7 @@ class AssistBar(Column):
     high_contrast = BooleanProperty(False)
     speech = BooleanProperty(True)
     staff_called = BooleanProperty(False)
+    staff_call = StringProperty("")  # "" | "sending" | "sent" | "failed" (ViewState.staff_call)
     portrait = BooleanProperty(True)
 
     def on_kv_post(self, _base_widget: object) -> None:

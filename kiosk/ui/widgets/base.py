@@ -7,17 +7,25 @@ Kivy keeps BOTH bindings when a class rule and a usage site bind the same proper
 wins), so every look a usage site may change is a plain property here (``role``, ``tone``, ``frame``,
 ``scale``, ``wrap``, ``touch_scale``) and the derived values (font size, colour, text size, height) are
 bound in exactly one place: the class rule in ``base.kv``.
+
+Both text widgets draw their text through ``kiosk.ui.linebreak`` (kinsoku shori): Kivy alone would wrap
+Japanese and Chinese at any character, starting lines with "。" or "ー". ``text`` stays exactly what the
+caller set (tests, speech and the layout signature read it); only the core label that draws gets the
+text with line breaks, ``shown_text``.
 """
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, NumericProperty, OptionProperty
+from collections.abc import Hashable
+
+from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import ButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.linebreak import BreakCache
 
 ROLES = ("primary", "secondary", "danger", "staff", "toggle")
 TEXT_ROLES = ("small", "body", "button", "title", "huge")
@@ -25,7 +33,44 @@ TONES = ("text", "muted", "ok", "warn", "bad", "staff_fg", "primary_fg")
 FRAMES = ("none", "notice", "band")
 
 
-class KioskLabel(Label):
+# One cache for every label and button: the same sentence at the same width and font is broken once.
+LINE_BREAKS = BreakCache()
+
+
+class LineBreaking:
+    """Mixin for Label subclasses: the drawn text gets kinsoku-correct line breaks for the wrapping width.
+
+    Kivy renders from its core label's ``text``, which ``Label`` copies from ``text`` on every change and
+    then re-renders in ``texture_update`` (Kivy triggers that for any change of text, ``text_size``,
+    font, size or padding). Replacing the core label's text at that one point re-breaks on every such
+    change and leaves the widget's ``text`` untouched.
+    """
+
+    language = StringProperty("")  # the text's language (phrase model); kv binds it to app.language
+
+    def on_language(self, *_: object) -> None:
+        self._trigger_texture()
+
+    @property
+    def shown_text(self) -> str:
+        """What is drawn: ``text`` with line breaks (unchanged for Latin text, markup or no wrap width)."""
+        width = self.text_size[0]
+        label = self._label
+        if width is None or label is None or self.markup or self.shorten or not self.text:
+            return self.text
+        available = width - self.padding[0] - self.padding[2]  # Kivy lays text out inside the padding
+        label.resolve_font_name()  # measure with the font the next render will use (bold changes the file)
+        key: Hashable = (label.options.get("font_name_r"), self.font_size, self.bold, self.italic,
+                         self.font_hinting, self.font_kerning, self.font_features)
+        return LINE_BREAKS.get(self.text, available, lambda s: label.get_extents(s)[0], self.language, key)
+
+    def texture_update(self, *largs: object) -> None:
+        if self._label is not None and not self.markup:
+            self._label.text = self.shown_text
+        super().texture_update(*largs)
+
+
+class KioskLabel(LineBreaking, Label):
     """A label that wraps to its width and is exactly as tall as its text (0 when empty)."""
 
     role = OptionProperty("body", options=TEXT_ROLES)
@@ -36,7 +81,7 @@ class KioskLabel(Label):
     inset = NumericProperty(0)  # inner horizontal/vertical space (framed labels)
 
 
-class KioskButton(ButtonBehavior, Label):
+class KioskButton(LineBreaking, ButtonBehavior, Label):
     """A large, themed, wrapping button; ``natural_height`` is the height its text needs (≥ touch target)."""
 
     role = OptionProperty("secondary", options=ROLES)
@@ -46,6 +91,11 @@ class KioskButton(ButtonBehavior, Label):
     wrap = BooleanProperty(True)  # False: one line, the width follows the text (set the width yourself)
     active = BooleanProperty(False)  # for toggles: the mode is on
     natural_height = NumericProperty(0)
+
+
+class KinsokuLabel(LineBreaking, Label):
+    """A plain Label (no theme rule) whose Japanese/Chinese lines break correctly: for usage sites that
+    style a Label themselves (``text_size: self.width, None``) instead of using KioskLabel."""
 
 
 class Row(BoxLayout):

@@ -1,8 +1,9 @@
 """On-screen PIN pad with fixed digit positions (or the flow's shuffled order) and masked dots.
 
 Digits never live here: a press posts ``PinDigit`` and the flow answers with how many are entered
-(``PinPadView.entered``) — the UI cannot leak what it never holds. Only when the resident pressed "show"
-does the flow send the digits (``shown``) and only then are they drawn.
+(``InputView.entered``, the input model of ``kiosk.core.input``) — the UI cannot leak what it never
+holds. Only when the resident pressed "show" does the flow send the digits (``shown``), and only then
+are they drawn.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
 from kiosk.core.events import PinBackspace, PinClear, PinDigit
-from kiosk.core.view import PinPadView
+from kiosk.core.input import PIN4, InputBuffer
 from kiosk.ui.keys import SYMBOLS
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.widgets.base import KioskButton
 
-DEFAULT_LAYOUT = PinPadView(entered=0, length=4).layout
+DEFAULT_LAYOUT = InputBuffer(PIN4).view().keys
 
 
 class DigitButton(KioskButton):

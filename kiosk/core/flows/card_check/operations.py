@@ -1,0 +1,145 @@
+"""The card operations the card check asks for, each with its typed result (see ``kiosk.core.ports``).
+
+They run on the reader's worker thread; they only call the driver's domain verbs. Nothing here holds a
+PIN longer than the operation, and every result with personal data can be wiped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers import errors
+from drivers.mynumber.basic4 import Basic4, parse_basic4, parse_my_number_ef
+from drivers.mynumber.integrity import CheckResult, check_card_info
+from drivers.mynumber.session import PinStatus, zero
+from drivers.mynumber.verifier import Verdict
+from kiosk.core.ports import OpenCard
+
+
+@dataclass(frozen=True, slots=True)
+class CardReady:
+    """The card answers as a My Number card; the auth PIN counter as read (no try spent)."""
+
+    auth: PinStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """What needs no PIN: the auth certificate's checks (chain, validity, key usage) and every PIN counter.
+
+    ``certificate_failed``: no PIN may be sent to this card (``CardVerifier.certificate_failed``).
+    """
+
+    checks: tuple[CheckResult, ...]
+    pins: tuple[PinStatus, ...]
+    certificate_failed: bool = False
+
+
+@dataclass(slots=True, repr=False)
+class CardDetails:
+    """The basic 4 and the My Number (personal data: ``wipe()`` it), with the card-info integrity checks."""
+
+    my_number: str | None
+    basic4: Basic4 | None
+    checks: tuple[CheckResult, ...] = ()
+    pins: tuple[PinStatus, ...] = ()
+
+    def wipe(self) -> None:
+        self.my_number = None
+        self.basic4 = None
+
+    def __repr__(self) -> str:
+        held = "held" if self.my_number is not None or self.basic4 is not None else "wiped"
+        return f"CardDetails(<{held}>, checks={[f'{c.name}={c.status}' for c in self.checks]})"
+
+
+@dataclass(frozen=True, slots=True)
+class Recognise:
+    """Is it a My Number card, and may the auth PIN be asked for? (2 SELECTs + the counter query)"""
+
+    def run(self, card: OpenCard) -> CardReady:
+        return CardReady(card.card.jpki.auth_pin_status())
+
+    def wipe(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetch:
+    """The slow, PIN-free part, run while the resident types: certificate checks and PIN counters."""
+
+    def run(self, card: OpenCard) -> Prefetched:
+        checks = tuple(card.verifier.prefetch())
+        return Prefetched(checks, tuple(card.card.pin_statuses()), card.verifier.certificate_failed)
+
+    def wipe(self) -> None:
+        return None
+
+
+@dataclass(slots=True, repr=False)
+class VerifyWithPin:
+    """Every verifier check with the auth PIN; the counters after it (a VERIFY changes them)."""
+
+    pin: bytearray = field(repr=False)
+
+    def run(self, card: OpenCard) -> Verdict:
+        try:
+            verdict = card.verifier.verify(self.pin)
+        finally:
+            self.wipe()
+        verdict.pin_statuses = card.card.pin_statuses()
+        return verdict
+
+    def wipe(self) -> None:
+        zero(self.pin)
+
+
+@dataclass(slots=True, repr=False)
+class ReadDetails:
+    """Basic 4 and My Number with the card-info PIN, and their integrity checks (refused without a PIN
+    reaching the card when its certificate already failed)."""
+
+    pin: bytearray = field(repr=False)
+
+    def run(self, card: OpenCard) -> CardDetails:
+        details = CardDetails(None, None)
+        try:
+            raw = card.verifier.read_card_info(self.pin)
+            details.checks = tuple(check_card_info(raw.my_number_ef, raw.basic4_ef, raw.integrity_ef,
+                                                   raw.cv_certificate, card.verifier.trust.cv_roots))
+            details.my_number = _parsed_my_number(raw.my_number_ef)
+            details.basic4 = _parsed_basic4(raw.basic4_ef)
+            del raw
+            # Reading the counters selects other applications, which also makes the card forget the
+            # card-info PIN: showing the details again needs the PIN again.
+            details.pins = tuple(card.card.pin_statuses())
+        except BaseException:
+            details.wipe()
+            raise
+        finally:
+            self.wipe()
+        return details
+
+    def wipe(self) -> None:
+        zero(self.pin)
+
+
+def _parsed_my_number(ef: bytes | None) -> str | None:
+    if ef is None:
+        return None
+    try:
+        return parse_my_number_ef(ef)
+    except errors.ProtocolError:
+        return None  # the integrity checks say why; a malformed number is never shown
+
+
+def _parsed_basic4(ef: bytes | None) -> Basic4 | None:
+    if not ef:
+        return None
+    try:
+        return parse_basic4(ef)
+    except errors.ProtocolError:
+        return None
+
+
+__all__ = ["CardDetails", "CardReady", "Prefetch", "Prefetched", "ReadDetails", "Recognise", "VerifyWithPin"]

@@ -1,0 +1,209 @@
+"""What a pad or on-screen keyboard asks for, and the buffer it fills — one model for every entry.
+
+``InputSpec`` says what may be typed: how many characters (a range), from which alphabet, whether the
+characters are masked, whether the entry must be made twice (a new PIN), and which kinds of character
+must appear (the sign PIN needs a letter and a digit). The pad screen renders it: a number pad for a
+digits-only alphabet, a keyboard that offers only the alphabet's keys otherwise. Every rule is checked
+here, before anything reaches a card — the driver checks again (``drivers.pinformat``), because the
+driver is the real guard.
+
+``InputBuffer`` keeps what is typed in a ``bytearray`` (strings cannot be wiped), gives the view only
+the count unless the person pressed "show", and hands the entry over with ``take()``, which moves it
+into a fresh buffer the receiver owns and zeroes its own.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+from drivers.mynumber.session import zero
+from drivers.pinformat import PinFormat
+
+DIGITS = string.digits
+UPPER = string.ascii_uppercase
+
+INPUT_TOO_SHORT = "input.too_short"  # {minimum}
+INPUT_MISSING_KIND = "input.missing_kind"  # {kinds}: e.g. a sign PIN without a digit
+INPUT_MISMATCH = "input.mismatch"  # the second entry of a new PIN differs from the first
+INPUT_AGAIN = "input.again"  # prompt for the second entry
+INPUT_KEYS = (INPUT_TOO_SHORT, INPUT_MISSING_KIND, INPUT_MISMATCH, INPUT_AGAIN)
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """``must_contain``: groups of characters, one of each group must appear (e.g. letters, digits)."""
+
+    min_length: int
+    max_length: int
+    alphabet: str = DIGITS
+    masked: bool = True
+    confirm: bool = False
+    must_contain: tuple[str, ...] = ()
+    fold_case: bool = False  # lower-case letters are taken as upper case (the sign PIN knows A–Z only)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_length <= self.max_length:
+            raise ValueError("an input needs 1 <= min_length <= max_length")
+
+    @property
+    def digits_only(self) -> bool:
+        return set(self.alphabet) <= set(DIGITS)
+
+    def normalise(self, char: str) -> str | None:
+        """The character as stored, or None when it is not in the alphabet."""
+        if len(char) != 1:
+            return None
+        if self.fold_case:
+            char = char.upper()
+        return char if char in self.alphabet else None
+
+    def problem(self, value: bytes | bytearray) -> tuple[str, dict[str, object]] | None:
+        """Why ``value`` is not acceptable yet (a message key and arguments), or None."""
+        if len(value) < self.min_length:
+            return INPUT_TOO_SHORT, {"minimum": self.min_length}
+        text = bytes(value).decode("ascii", "replace")
+        missing = [group for group in self.must_contain if not any(c in group for c in text)]
+        if missing:
+            return INPUT_MISSING_KIND, {"kinds": tuple("digit" if set(g) <= set(DIGITS) else "letter"
+                                                       for g in missing)}
+        return None
+
+
+# The entries the kiosk asks for (card-protocol.md §1; workflows-and-peers.md C.1).
+PIN4 = InputSpec(4, 4)
+NEW_PIN4 = InputSpec(4, 4, confirm=True)
+SIGN_PIN = InputSpec(6, 16, alphabet=UPPER + DIGITS, fold_case=True)
+NEW_SIGN_PIN = InputSpec(6, 16, alphabet=UPPER + DIGITS, confirm=True, must_contain=(UPPER, DIGITS), fold_case=True)
+APPLICATION_ID = InputSpec(23, 23, masked=False)
+
+SPEC_FOR_PIN_FORMAT = {PinFormat.DIGITS4: PIN4, PinFormat.SIGN: SIGN_PIN}
+
+
+@dataclass(frozen=True, slots=True)
+class InputView:
+    """What the pad shows; the typed characters only when ``shown`` (the person asked to see them)."""
+
+    entered: int
+    min_length: int
+    max_length: int
+    keys: tuple[str, ...]  # the keys the pad offers, in display order
+    masked: bool = True
+    shown: str | None = None
+    stage: int = 0  # 0: a single entry; 1: first of two; 2: the confirmation
+    remaining_tries: int | None = None  # tries this kiosk lets the person use (see PinPolicy.usable_tries)
+    error_key: str | None = None
+    error_args: dict = field(default_factory=dict)
+    note_key: str | None = None  # guidance said once before the first try (e.g. "pin.tries_rule")
+    note_args: dict = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        """For fixed-length pads (a 4-digit PIN): how many boxes to draw."""
+        return self.max_length
+
+    @property
+    def complete(self) -> bool:
+        return self.min_length <= self.entered <= self.max_length
+
+
+class InputBuffer:
+    """Typed characters in a fixed ``bytearray``; confirmation entries keep the first one aside."""
+
+    def __init__(self, spec: InputSpec = PIN4) -> None:
+        self.spec = spec
+        self._chars = bytearray(spec.max_length)
+        self._count = 0
+        self._first: bytearray | None = None  # the first entry, while the confirmation is typed
+        self.show = False
+
+    # --- typing ---------------------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def stage(self) -> int:
+        if not self.spec.confirm:
+            return 0
+        return 1 if self._first is None else 2
+
+    def add(self, char: str) -> bool:
+        """Append one character of the alphabet; anything else, or a full buffer, is ignored (False)."""
+        stored = self.spec.normalise(char)
+        if stored is None or self._count >= self.spec.max_length:
+            return False
+        self._chars[self._count] = ord(stored)
+        self._count += 1
+        return True
+
+    def backspace(self) -> None:
+        if self._count:
+            self._count -= 1
+            self._chars[self._count] = 0
+
+    def clear(self) -> None:
+        """Zero the current entry (and a kept first entry); "show" is switched off too."""
+        self._zero_current()
+        if self._first is not None:
+            zero(self._first)
+            self._first = None
+        self.show = False
+
+    def _zero_current(self) -> None:
+        zero(self._chars)
+        self._count = 0
+
+    def shown(self) -> str | None:
+        if not self.show:
+            return None
+        return self._chars[: self._count].decode("ascii")
+
+    # --- submitting -----------------------------------------------------------------------------------
+
+    def problem(self) -> tuple[str, dict[str, object]] | None:
+        return self.spec.problem(self._chars[: self._count])
+
+    def submit(self) -> tuple[bytearray | None, tuple[str, dict[str, object]] | None]:
+        """``(entry, None)`` when complete (the receiver owns and zeroes it), ``(None, None)`` after the first
+        of two entries, ``(None, (key, args))`` when the entry is refused (nothing is handed over)."""
+        problem = self.problem()
+        if problem is not None:
+            return None, problem
+        entry = bytearray(self._chars[: self._count])
+        self._zero_current()
+        if self.spec.confirm and self._first is None:
+            self._first = entry
+            self.show = False
+            return None, None
+        if self._first is not None:
+            first, self._first = self._first, None
+            same = first == entry
+            zero(first)
+            if not same:
+                zero(entry)
+                return None, (INPUT_MISMATCH, {})
+        self.show = False
+        return entry, None
+
+    def view(self, *, remaining_tries: int | None = None, error: tuple[str, dict[str, object]] | None = None,
+             note: tuple[str, dict[str, object]] | None = None, layout: tuple[str, ...] | None = None) -> InputView:
+        if layout is None:
+            layout = tuple(c for c in "1234567890" if c in self.spec.alphabet) if self.spec.digits_only else tuple(
+                self.spec.alphabet)
+        keys = layout
+        return InputView(
+            entered=self._count, min_length=self.spec.min_length, max_length=self.spec.max_length, keys=keys,
+            masked=self.spec.masked, shown=self.shown() if self.spec.masked else self._chars[: self._count].decode(),
+            stage=self.stage, remaining_tries=remaining_tries,
+            error_key=error[0] if error else None, error_args=dict(error[1]) if error else {},
+            note_key=note[0] if note else None, note_args=dict(note[1]) if note else {})
+
+    def holds_anything(self) -> bool:
+        """True while any typed byte is still in memory here (for tests of the wipe)."""
+        return any(self._chars) or (self._first is not None and any(self._first))
+
+
+__all__ = ["APPLICATION_ID", "INPUT_KEYS", "NEW_PIN4", "NEW_SIGN_PIN", "PIN4", "SIGN_PIN", "SPEC_FOR_PIN_FORMAT",
+           "InputBuffer", "InputSpec", "InputView"]
