@@ -65,7 +65,10 @@ class DelayModel:
 # Measured on a real card through a contactless reader (card-protocol.md §7): ~45 ms per SELECT,
 # ~60 ms per VERIFY, ~200 ms per 256-byte READ BINARY, ~700 ms per RSA-2048 signature.
 REAL_CARD = DelayModel(select=0.045, verify=0.060, read_per_256=0.200, sign=0.700, other=0.040)
-DELAY_PRESETS = {"off": DelayModel(), "real-card": REAL_CARD}
+# Every command half a second or more: any wait on the card by a caller that must not wait (the UI thread)
+# becomes a gap no scheduling noise can explain (tests/ui/frame_probe.py).
+SLOW_CARD = DelayModel(select=0.5, verify=0.5, read_per_256=0.5, sign=0.8, other=0.5)
+DELAY_PRESETS = {"off": DelayModel(), "real-card": REAL_CARD, "slow-card": SLOW_CARD}
 
 
 @dataclass(slots=True)

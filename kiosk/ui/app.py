@@ -192,6 +192,11 @@ class KioskApp(App):
 
     # -- overlays ----------------------------------------------------------------------------------------
 
+    def overlay(self, name: str) -> Any:
+        """The open overlay ``name`` ("language", "tray", "staff"), or None when it is not on screen."""
+        widget = self._overlays.get(name)
+        return widget if getattr(widget, "parent", None) is not None else None
+
     def open_language_picker(self) -> None:
         from kiosk.ui.widgets.language import LanguagePicker
 

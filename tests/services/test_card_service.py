@@ -250,7 +250,7 @@ def test_operations_run_in_order_off_the_callers_thread_with_real_card_delays(ma
     tickets = [service.submit(Recognise(), insertion=insertion), service.submit(Prefetch(), insertion=insertion),
                service.submit(VerifyWithPin(bytearray(b"1234")), insertion=insertion),
                service.submit(ReadDetails(bytearray(b"5678")), insertion=insertion)]
-    assert time.monotonic() - started < 0.05  # the caller (the UI thread) never waits on the card
+    assert time.monotonic() - started < 0.5  # never waits on the card: waiting would take the ~2 s below
     events = recorder.until(lambda e: isinstance(e, CardResult | CardFailed) and e.ticket == tickets[-1])
     outcomes = [(e.ticket, type(e).__name__, thread) for e, thread in events if isinstance(e, CardResult | CardFailed)]
     assert outcomes == [(ticket, "CardResult", "card-worker") for ticket in tickets]
@@ -360,7 +360,7 @@ def test_demo_tray_inserts_by_profile_name_without_blocking(make_service) -> Non
     assert {"adult", "last-try", "minor"} <= set(tray.profiles())
     started = time.monotonic()
     tray.insert("last-try")  # what the UI's demo tray calls on the UI thread
-    assert time.monotonic() - started < 0.1  # the card is built later, by the card worker
+    assert time.monotonic() - started < 0.4  # the card (about a second to build) is built later, by the worker
     event = inserted(recorder)
     ready = recorder.result(service.submit(Recognise(), insertion=event.insertion))
     assert isinstance(ready, CardReady) and ready.auth.remaining == 1

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from contract.payloads import PayloadInvalid
+from kiosk.services.at_rest import PayloadCipher
 from kiosk.services.errors import Conflict, GrantRefused, Rejected, ServerError, ServerUnreachable, TlsError
 from kiosk.services.outbox import Backoff, Delivered, Flusher, Outbox, OutboxError, OutboxItem, central_delivery
 from tests.services import synthetic
 from tests.services.conftest import TEST_KEY
+from tests.services.outbox_file import row, write
 
 
 class FakeClock:
@@ -38,6 +40,7 @@ def test_enqueue_is_on_disk_before_it_returns(make_outbox, tmp_path: Path) -> No
 def test_the_database_is_durable_and_private(make_outbox, tmp_path: Path) -> None:
     outbox = make_outbox()
     outbox.enqueue("application", synthetic.application(1))
+    # synchronous and secure_delete belong to the outbox's own connection: nothing outside can read them
     pragma = outbox._conn.execute
     assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert pragma("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -171,9 +174,9 @@ def test_outcomes_are_sorted_in_one_place(make_outbox, outcome, state, error) ->
     item = outbox.claim(item_id)
     assert item is not None
     event = outbox.deliver(item, deliver_with(outcome))
-    row = outbox._conn.execute("SELECT state, last_error, payload IS NULL FROM items").fetchone()
-    assert row[:2] == (state, error)
-    assert bool(row[2]) == (state == "delivered")  # the payload is wiped exactly when delivered
+    found = row(outbox.path, "SELECT state, last_error, payload IS NULL FROM items")
+    assert found[:2] == (state, error)
+    assert bool(found[2]) == (state == "delivered")  # the payload is wiped exactly when delivered
     assert event.outcome == {"queued": "retry"}.get(state, state)
 
 
@@ -198,8 +201,7 @@ def test_handover_outcomes_are_sorted_with_the_grant_in_mind(make_outbox, outcom
     outbox = make_outbox()
     item_id = outbox.enqueue("handover", synthetic.handover(1)).item_id
     event = outbox.deliver(outbox.claim(item_id), deliver_with(outcome))
-    row = outbox._conn.execute("SELECT state, last_error FROM items").fetchone()
-    assert row == (state, error)
+    assert row(outbox.path, "SELECT state, last_error FROM items") == (state, error)
     assert event.outcome == {"queued": "retry"}.get(state, state)
     if state == "dead":
         assert outbox.flush_now() == 0 and outbox.due_ids() == []  # never tried again by itself
@@ -221,10 +223,9 @@ def test_a_handover_queued_with_a_clerk_token_before_grants_goes_dead_as_grant_m
     outbox = make_outbox()
     old = {"pickup_id": "P-0000000000000001", "card_auth_cert_serial": "0A1B",
            "handed_over_at": "2026-11-26T10:00:00Z", "clerk_token": "an-expired-clerk-token"}
-    blob = outbox._cipher.seal_json("old-item", "handover", old)
-    outbox._conn.execute(
-        "INSERT INTO items (id, kind, idempotency_key, payload, created_at, next_attempt_at)"
-        " VALUES ('old-item', 'handover', 'old-item-key-0000', ?, 0, 0)", (blob,))
+    blob = PayloadCipher(TEST_KEY).seal_json("old-item", "handover", old)  # sealed as the old version did
+    write(outbox.path, "INSERT INTO items (id, kind, idempotency_key, payload, created_at, next_attempt_at)"
+          " VALUES ('old-item', 'handover', 'old-item-key-0000', ?, 0, 0)", (blob,))
     event = outbox.deliver(outbox.claim("old-item"), central_delivery(NeverSends()))
     assert (event.outcome, event.error) == ("dead", "grant_missing")
     assert [d.last_error for d in outbox.status().dead] == ["grant_missing"]
@@ -302,7 +303,7 @@ def test_a_payload_that_no_longer_opens_goes_dead_not_out(make_outbox) -> None:
     a = outbox.enqueue("application", synthetic.application(1)).item_id
     b = outbox.enqueue("application", synthetic.application(2)).item_id
     # Swap the two ciphertexts (an attacker or a bad restore): neither may be delivered as the other.
-    outbox._conn.execute("UPDATE items SET payload = (SELECT payload FROM items WHERE id = ?) WHERE id = ?", (b, a))
+    write(outbox.path, "UPDATE items SET payload = (SELECT payload FROM items WHERE id = ?) WHERE id = ?", (b, a))
     assert outbox.claim(a) is None
     assert [d.last_error for d in outbox.status().dead] == ["payload_unreadable"]
 
@@ -362,6 +363,7 @@ def test_an_item_never_shows_its_payload_in_a_repr(make_outbox) -> None:
 def test_a_full_disk_is_a_clear_error_and_the_outbox_recovers(make_outbox) -> None:
     outbox = make_outbox()
     outbox.enqueue("application", synthetic.application(1, photo_size=64))
+    # fault injection: only the outbox's own connection can be given a full disk
     pages = outbox._conn.execute("PRAGMA page_count").fetchone()[0]
     outbox._conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
     with pytest.raises(OutboxError, match="database or disk is full"):

@@ -17,6 +17,7 @@ from kiosk.services.outbox import Backoff, Flusher, Outbox, central_delivery
 from tests.services import synthetic
 from tests.services.fake_central import FakeCentral, wait_until
 from tests.services.kiosk_process import LEASE, KioskProcess, tls_files
+from tests.services.outbox_file import row
 
 
 def finish_in_process(outbox: Outbox, central: FakeCentral, make_client) -> None:
@@ -38,8 +39,8 @@ def test_kill_9_between_the_servers_commit_and_ours(central, pki, tmp_path, kios
     kiosk_processes.append(kiosk)
     assert central.wait_stored(5)
     held = receipts[4]
-    state = outbox._conn.execute("SELECT state, attempts, lease_until IS NOT NULL FROM items WHERE id = ?",
-                                 (held.item_id,)).fetchone()
+    state = row(outbox.path, "SELECT state, attempts, lease_until IS NOT NULL FROM items WHERE id = ?",
+                (held.item_id,))
     assert state == ("queued", 1, 1)  # on the server, but not acknowledged here: in flight
     kiosk.kill9()
     central.release()
@@ -49,7 +50,7 @@ def test_kill_9_between_the_servers_commit_and_ours(central, pki, tmp_path, kios
     assert set(central.ledger.applications) == {a["application_id"] for a in applications}
     assert central.ledger.stats["duplicates"] == 1  # the held one, re-sent with its key
     assert central.ledger.stats["already_submitted"] == 0
-    attempts = outbox._conn.execute("SELECT attempts FROM items WHERE id = ?", (held.item_id,)).fetchone()[0]
+    attempts = row(outbox.path, "SELECT attempts FROM items WHERE id = ?", (held.item_id,))[0]
     assert attempts == 2
     outbox.close()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from kiosk.services.outbox import Flusher, central_delivery
 from tests.services import synthetic
 from tests.services.fake_central import wait_until
+from tests.services.outbox_file import row
 
 
 def leaks(folder: Path, applications: list[dict]) -> list[str]:
@@ -46,7 +47,7 @@ def test_outbox_files_hold_no_clear_personal_data(central, make_outbox, make_cli
         assert wait_until(lambda: outbox.status().depth == 0)
     assert leaks(folder, applications) == []
     # Delivered rows keep no payload at all, encrypted or not.
-    assert outbox._conn.execute("SELECT COUNT(*) FROM items WHERE payload IS NOT NULL").fetchone()[0] == 0
+    assert row(outbox.path, "SELECT COUNT(*) FROM items WHERE payload IS NOT NULL") == (0,)
 
 
 def test_the_needles_would_be_found(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from kiosk.services.outbox import Backoff, Flusher, Outbox, central_delivery
 from tests.services import synthetic
 from tests.services.fake_central import wait_until
 from tests.services.kiosk_process import LEASE, KioskProcess
+from tests.services.outbox_file import row, rows
 from tests.services.real_central import RealCentral, unavailable_reason
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
@@ -69,9 +70,9 @@ def test_kill_9_between_the_servers_commit_and_ours(real: RealCentral, tmp_path:
         assert wait_until(lambda: outbox.status().depth == 0, timeout=60)
     assert real.count("applications") == 12
     assert real.count("idempotency_records") == 12  # one key per application: the re-send reused its key
-    notes = [row[0] for row in outbox._conn.execute("SELECT last_error FROM items")]
+    notes = [found[0] for found in rows(outbox.path, "SELECT last_error FROM items")]
     assert "already_submitted" not in notes
-    attempts = outbox._conn.execute("SELECT attempts FROM items WHERE id = ?", (receipts[4].item_id,)).fetchone()
+    attempts = row(outbox.path, "SELECT attempts FROM items WHERE id = ?", (receipts[4].item_id,))
     assert attempts[0] == 2
     outbox.close()
 

@@ -235,8 +235,9 @@ def test_the_caller_never_waits(real, channels) -> None:
     channel = channels(updates, slow_factory)
     started = time.monotonic()
     channel(True)
+    returned_after = time.monotonic() - started
     assert entered.wait(5)
-    assert time.monotonic() - started < 0.5  # the worker is stuck; the UI thread is not
+    assert returned_after < 2.0  # the worker is stuck for 10 s; the caller (the UI thread) is not
     release.set()
     assert updates.wait_for("sent") == ["sent"]
 

@@ -61,7 +61,7 @@ def insert_from_tray(runtime: Runtime, profile: str) -> Iterator[Any]:
     app = runtime.app
     tab = find(app.root, lambda w: w.__class__.__name__ == "DemoTab")[0]
     yield from tap(tab)
-    tray = app._overlays["tray"]
+    tray = app.overlay("tray")
     button = next(b for b in tray.ids.grid.children if b.text == profile)
     yield from tap(button)
 
@@ -100,7 +100,7 @@ def card_check(runtime: Runtime, log: FrameLog) -> Iterator[Any]:
     yield from settle(app.root)
     tab = find(app.root, lambda w: w.__class__.__name__ == "DemoTab")[0]
     yield from tap(tab)
-    tray = app._overlays["tray"]
+    tray = app.overlay("tray")
     adult = next(b for b in tray.ids.grid.children if b.text == "adult")
     log.mark("insert")
     yield from tap(adult)

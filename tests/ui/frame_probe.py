@@ -23,7 +23,7 @@ for _name in ("KIVY_NO_ARGS", "KIVY_NO_CONSOLELOG", "KIVY_NO_FILELOG", "KIVY_USE
 
 def main() -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False)
-    parser.add_argument("--delay", default="real-card", choices=["off", "real-card"])
+    parser.add_argument("--delay", default="real-card", choices=["off", "real-card", "slow-card"])
     args = parser.parse_args()
     started = time.perf_counter()
     from kiosk.ui.tour import PORTRAIT, prepare_offscreen
@@ -59,6 +59,7 @@ def main() -> int:
             (b - a for a, b in zip(log.stamps[marks["insert"]:marks["submit"]],
                                    log.stamps[marks["insert"] + 1:marks["submit"]], strict=False)), default=0), 4),
         "insert_to_pin_pad_frames": marks["submit"] - marks["insert"],
+        "insert_to_result_seconds": round(log.stamps[marks["result"] - 1] - log.stamps[marks["insert"]], 3),
         "seconds_to_first_frame": round(first_frame[0], 3) if first_frame else None,
         "flow_errors": len(runtime.dispatcher.errors),
     }

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.ui
 
 REPO = Path(__file__).resolve().parents[2]
 CARDS = REPO / "config" / "cards"
-FRAME_BUDGET_SECONDS = 0.100
+SLOW_COMMAND_SECONDS = 0.5  # drivers.sim.faults.SLOW_CARD: the shortest command takes this long
 
 
 def test_a_resident_checks_the_adult_card_by_touch_alone() -> None:
@@ -63,20 +63,24 @@ def test_a_resident_checks_the_adult_card_by_touch_alone() -> None:
 
 
 @pytest.mark.slow
-def test_frames_keep_coming_while_the_card_works_with_real_card_timing() -> None:
-    """The UI thread never waits on the card: the longest gap between two frames stays under 100 ms.
+def test_the_ui_thread_never_waits_on_the_card() -> None:
+    """Every card command takes at least half a second here ("slow-card"): had the UI thread waited on any
+    of them — directly, or on a lock the card worker holds — a frame gap that long would show. The 100 ms
+    frame budget itself is a benchmark figure (benchmarks/ui_bench.py, README), not a timed test: on two
+    shared cores a busy neighbour alone can stretch a frame past 100 ms.
 
     It runs in a child process on Kivy's mock GL backend: what is measured is the UI thread's own work
     (flow, layout, text), not Mesa's software rasteriser (~0.4 s per 1080×1920 frame on this CPU-only
     machine, which a kiosk's GPU does in well under a millisecond).
     """
     env = dict(os.environ, KIVY_GL_BACKEND="mock", SDL_VIDEODRIVER="offscreen")
-    result = subprocess.run([sys.executable, "-m", "tests.ui.frame_probe", "--delay", "real-card"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "tests.ui.frame_probe", "--delay", "slow-card"], cwd=REPO,
                             env=env, capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["verified"] is True
-    assert report["longest_frame_interval"] < FRAME_BUDGET_SECONDS, report
+    assert report["insert_to_result_seconds"] > 10 * SLOW_COMMAND_SECONDS  # the card really was slow
+    assert report["longest_frame_interval"] < SLOW_COMMAND_SECONDS * 0.8, report
 
 
 # --- the defects a resident saw, by touch on the real app ---------------------------------------------------------

@@ -59,7 +59,7 @@ def test_every_screen_has_the_language_switch_call_staff_and_reader_status(scree
         yield from tap(assist.ids.call_staff)
         assert posted(flow) == [ev.CallStaff()]
         yield from tap(header.ids.language)
-        picker = app._overlays["language"]
+        picker = app.overlay("language")
         buttons = {b.code: b for b in picker.ids.grid.children}
         assert [buttons[code].text for code in LANGUAGE_NAMES] == list(LANGUAGE_NAMES.values())
         assert visible(assist.ids.call_staff)  # overlays never cover "call staff"
@@ -338,13 +338,13 @@ def test_staff_exit_needs_the_hidden_hold_and_the_staff_pin() -> None:
         yield 2
         touch.touch_up()  # a short tap: nothing
         yield 30
-        assert "staff" not in app._overlays
+        assert app.overlay("staff") is None
         touch = UnitTestTouch(x, y)
         touch.touch_down()
-        yield lambda: "staff" in app._overlays  # held long enough
+        yield lambda: app.overlay("staff") is not None  # held long enough
         touch.touch_up()
         yield 2
-        dialog = app._overlays["staff"]
+        dialog = app.overlay("staff")
         keys = {w.text: w for w in dialog.ids.pad.children}
         for digit in "135791":
             yield from tap(keys[digit])
@@ -382,12 +382,12 @@ def test_demo_tray_puts_sample_cards_on_the_reader_only_in_demo_mode() -> None:
         tabs = find(app.root, lambda w: w.__class__.__name__ == "DemoTab")
         assert len(tabs) == 1
         yield from tap(tabs[0])
-        tray = app._overlays["tray"]
+        tray = app.overlay("tray")
         buttons = {b.text: b for b in tray.ids.grid.children}
         assert set(buttons) == {"adult", "minor"}
         yield from tap(buttons["adult"])
         yield from tap(tabs[0])
-        yield from tap(app._overlays["tray"].ids.remove_card)
+        yield from tap(app.overlay("tray").ids.remove_card)
         assert cards.calls == [("insert", "adult"), ("remove",)]
 
     run_with(sample_state(Screen.INSERT_CARD, "en"), script, demo_cards=cards)
