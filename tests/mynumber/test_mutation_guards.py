@@ -89,6 +89,7 @@ def test_usable_tries_is_what_check_lets_through(policy: PinPolicy, remaining: i
 
 
 def test_usable_tries_at_the_edges() -> None:
+    """The same rule at the four edges a screen shows (x_usable_tries 1, 4, 5, 10), without Hypothesis."""
     assert ATTENDED.usable_tries(PinStatus("auth", 1, 3)) == 1
     assert UNATTENDED.usable_tries(PinStatus("auth", 1, 3)) == 0
     assert UNATTENDED.usable_tries(PinStatus("auth", 3, 3, blocked=True)) == 0
@@ -262,6 +263,7 @@ def test_extended_support_is_learnt_once_per_reader(caplog: pytest.LogCaptureFix
 
 
 def test_a_refusing_reader_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    """Kills x__learn_extended 13/16/17 (the "does not pass" wording) and keeps the refusal remembered."""
     card = EfCard({CERT_EF: TLV_300}, extended=None, passes=False, name="old reader")
     with caplog.at_level(logging.INFO, logger="drivers.mynumber.session"):
         assert session_for(card).read_tlv_ef(CERT_EF) == TLV_300

@@ -28,7 +28,6 @@ from drivers.sim.card import SimulatedCard
 from drivers.sim.model import CardImage, KeySpec
 from drivers.sim.profile import build_card_image, profile_certificates
 from tests.mynumber.verification_support import (
-    crl_checker,
     image_of,
     profile,
     replace_profile,
@@ -193,6 +192,7 @@ def test_a_broken_signing_certificate_fails_the_consistency_check(store, sign_de
 
 
 def test_a_minor_without_a_signing_certificate(store) -> None:
+    """Kills the x__consistency mutants of the ``no_sign_certificate`` row (status and reason)."""
     verifier = verifier_for(SimulatedCard(image_of("minor")), store, revocation=GOOD)
     pins = profile("minor").pins
     verdict = verifier.verify(pins.auth, card_info_pin=pins.card_info, sign_pin="ABCDEF1")
@@ -299,8 +299,3 @@ def test_unknown_required_checks_are_named() -> None:
         VerifierConfig(required=frozenset({"bogus", "auth_chain"}))
     assert str(caught.value) == f"unknown checks ['bogus']; known: {', '.join(ALL_CHECKS)}"
     assert VerifierConfig(required=frozenset(ALL_CHECKS)).required == frozenset(ALL_CHECKS)
-
-
-def test_crl_checker_still_answers_for_the_adult(store) -> None:
-    """The end-to-end path with the real CRL checker stays green next to the fakes above."""
-    assert full(verifier_for(SimulatedCard(image_of("adult")), store, revocation=crl_checker())).verified
