@@ -9,6 +9,10 @@ on-screen pad both give ASCII, and a normalising step here would hide a bug else
 from __future__ import annotations
 
 APPLICATION_ID_LENGTH = 23
+# For schemas (OpenAPI / JSON Schema, ECMA-262 regex: "$" is the end of the text, and the published schema
+# also carries minLength = maxLength = 23). Never apply it with Python's ``re.match``/``re.search``: there "$"
+# also matches before a final newline, so "<23 digits>\n" would pass. Use ``check_application_id``, which
+# looks at the whole string (length, then every character).
 APPLICATION_ID_PATTERN = rf"^[0-9]{{{APPLICATION_ID_LENGTH}}}$"
 APPLICATION_ID_DESCRIPTION = f"The 申請書ID: exactly {APPLICATION_ID_LENGTH} ASCII digits."
 _DIGITS = frozenset("0123456789")

@@ -1,7 +1,8 @@
 """The payloads the kiosk sends and the server accepts, with the limits both sides must share.
 
-Covered: the application, the handover (and the outbox item that carries it), the staff call and the basic 4
-object, and the identifiers in them or beside them (pickup ids, serials, key ids, handover grants, staff-call
+Covered: the application (and its ``options``: electronic certificates, braille name — shared with the
+renewal, ``contract.renewal``), the handover (and the outbox item that carries it), the staff call and the
+basic 4 object, and the identifiers in them or beside them (pickup ids, serials, key ids, handover grants, staff-call
 ids, the Idempotency-Key header). The server's pydantic models (server/schemas.py) take
 these patterns and limits from the constants below, and the kiosk validates with the functions below
 before an item is queued (``Outbox.enqueue``) or sent (``CentralClient.record_handover``), so a body the
@@ -39,6 +40,10 @@ CONTACT_NAME_MAX = 100
 EMAIL_MAX = 254
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{5,19}$"
+# The braille name on the card (点字氏名): katakana, at most 11 characters (workflows-and-peers.md C.1); the
+# same alphabet as the kiosk's pad (kiosk.core.input.KATAKANA: ァ..ヴ and the long-vowel mark ー).
+BRAILLE_NAME_MAX = 11
+BRAILLE_NAME_PATTERN = r"^[\u30A1-\u30F4\u30FC]{1,11}$"
 PHOTO_BASE64_MIN = 4
 PHOTO_BASE64_MAX = (PHOTO_MAX_BYTES + 2) // 3 * 4  # base64 of the largest photo allowed
 BASIC4_NAME_MAX = 200
@@ -58,6 +63,7 @@ _EMAIL = re.compile(EMAIL_PATTERN)
 _PHONE = re.compile(PHONE_PATTERN)
 _BIRTH_DATE = re.compile(BIRTH_DATE_PATTERN)
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+_BRAILLE_NAME = re.compile(BRAILLE_NAME_PATTERN)
 
 
 class PayloadInvalid(ValueError):
@@ -75,12 +81,25 @@ class Contact(TypedDict, total=False):
     phone: str | None
 
 
+class Options(TypedDict, total=False):
+    """What the resident chose for the new card. ``electronic_certificates``: issue the JPKI certificates
+    (never under 15; the flow decides); ``braille_name``: the name in braille on the card, or None."""
+
+    electronic_certificates: bool
+    braille_name: str | None
+
+
+# What an application without ``options`` (sent before they existed) means.
+DEFAULT_OPTIONS: Options = {"electronic_certificates": True, "braille_name": None}
+
+
 class ApplicationPayload(TypedDict):
     """``POST /v1/applications`` (the kiosk outbox's ``application`` item)."""
 
     application_id: str
     photo_jpeg_base64: str
     contact: NotRequired[Contact | None]
+    options: NotRequired[Options | None]
     submitted_at: str
 
 
@@ -198,8 +217,10 @@ def _text(value: object, field: str, *, minimum: int = 1, maximum: int) -> str:
 
 _APPLICATION_FIELDS = frozenset(ApplicationPayload.__annotations__)
 # Spelled out: under ``from __future__ import annotations`` Python 3.11 does not see NotRequired.
-_APPLICATION_REQUIRED = _APPLICATION_FIELDS - {"contact"}
+_APPLICATION_REQUIRED = _APPLICATION_FIELDS - {"contact", "options"}
 _CONTACT_FIELDS = frozenset(Contact.__annotations__)
+_OPTIONS_FIELDS = frozenset(Options.__annotations__)
+_OPTIONS_REQUIRED = frozenset({"electronic_certificates"})
 _HANDOVER_FIELDS = frozenset(HandoverPayload.__annotations__)
 _HANDOVER_ITEM_FIELDS = frozenset(HandoverItem.__annotations__)
 _STAFF_CALL_FIELDS = frozenset(StaffCallPayload.__annotations__)
@@ -220,6 +241,43 @@ def validate_contact(value: object, field: str = "contact") -> Contact | None:
     return contact  # type: ignore[return-value]
 
 
+def is_braille_name(value: str) -> bool:
+    """1-11 katakana (ァ..ヴ, ー): what the card's braille name may hold."""
+    return _fits(_BRAILLE_NAME, value)
+
+
+def validate_options(value: object, field: str = "options") -> Options | None:
+    """``{"electronic_certificates": bool, "braille_name": str | None}``; None (absent) is the defaults.
+
+    ``electronic_certificates`` must be a real JSON boolean (not 1, not "true"); ``braille_name`` is optional
+    (null: none on the card) and, when given, 1-11 katakana.
+    """
+    if value is None:
+        return None
+    options = _object(value, field, _OPTIONS_FIELDS, _OPTIONS_REQUIRED)
+    if not isinstance(options["electronic_certificates"], bool):
+        raise PayloadInvalid(f"{field}.electronic_certificates", "must be true or false")
+    braille = options.get("braille_name")
+    if braille is not None and not (isinstance(braille, str) and is_braille_name(braille)):
+        raise PayloadInvalid(f"{field}.braille_name", f"must be 1-{BRAILLE_NAME_MAX} katakana (ァ-ヴ, ー) or null")
+    return options  # type: ignore[return-value]
+
+
+def effective_options(value: Options | None) -> Options:
+    """The options as the city must act on them: the defaults where the kiosk sent none."""
+    merged: Options = {**DEFAULT_OPTIONS}
+    if value:
+        merged.update(value)
+    return merged
+
+
+def validate_photo_field(value: object, field: str = "photo_jpeg_base64") -> str:
+    """The photo's base64 as both bodies carry it: 4 characters up to the largest photo, strict base64."""
+    photo = _text(value, field, minimum=PHOTO_BASE64_MIN, maximum=PHOTO_BASE64_MAX)
+    decode_photo_base64(photo, field)
+    return photo
+
+
 def validate_application(payload: object) -> ApplicationPayload:
     """The body of ``POST /v1/applications``, checked field by field; PayloadInvalid at the first problem."""
     body = _object(payload, "application", _APPLICATION_FIELDS, _APPLICATION_REQUIRED)
@@ -227,9 +285,9 @@ def validate_application(payload: object) -> ApplicationPayload:
         check_application_id(body["application_id"])
     except InvalidApplicationId as exc:
         raise PayloadInvalid("application_id", str(exc)) from None
-    photo = _text(body["photo_jpeg_base64"], "photo_jpeg_base64", minimum=PHOTO_BASE64_MIN, maximum=PHOTO_BASE64_MAX)
-    decode_photo_base64(photo)
+    validate_photo_field(body["photo_jpeg_base64"])
     validate_contact(body.get("contact"))
+    validate_options(body.get("options"))
     parse_timestamp(body["submitted_at"], "submitted_at")
     return body  # type: ignore[return-value]
 

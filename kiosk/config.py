@@ -174,6 +174,29 @@ class StaffCallSection:
 
 
 @dataclass(frozen=True)
+class CameraSection:
+    # "none": no camera (the application and QR scanning are not offered); "opencv": a V4L2/UVC camera through
+    # OpenCV's VideoCapture; "files": image files played in turn (demo and tests; "files" below).
+    kind: str = "none"
+    device: str = "0"  # "0", "1"… for /dev/videoN, or a device path such as /dev/v4l/by-id/…
+    width: int = 1920
+    height: int = 1080
+    files: tuple[str, ...] = ()  # for kind = "files": pictures (or folders of them), played in turn
+    countdown_seconds: int = 3  # "3, 2, 1" before the photo is taken (0: at once)
+
+
+@dataclass(frozen=True)
+class PrinterSection:
+    # "none": no receipt printer (the receipt is on screen only); "pdf": a PDF file per receipt in pdf_dir (demo);
+    # "cups": a CUPS queue (`lp -d destination`, no shell); "escpos": a USB/serial receipt printer's device file.
+    kind: str = "none"
+    pdf_dir: str = f"{STATE}/receipts"
+    destination: str = ""  # the CUPS queue name, for kind = "cups"
+    device: str = ""  # e.g. /dev/usb/lp0, for kind = "escpos"
+    paper_mm: int = 80  # 58 or 80 mm roll
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     kiosk: KioskSection = field(default_factory=KioskSection)
     card: CardSection = field(default_factory=CardSection)
@@ -184,6 +207,8 @@ class KioskConfig:
     outbox: OutboxSection = field(default_factory=OutboxSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
     staff_call: StaffCallSection = field(default_factory=StaffCallSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    printer: PrinterSection = field(default_factory=PrinterSection)
     source: Path | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -206,6 +231,9 @@ _CHOICES = {
     ("simulator", "delay"): ("off", "real-card"),
     ("simulator", "reader_index"): (0, 1),
     ("outbox", "key_source"): ("file", "keyring"),
+    ("camera", "kind"): ("none", "opencv", "files"),
+    ("printer", "kind"): ("none", "pdf", "cups", "escpos"),
+    ("printer", "paper_mm"): (58, 80),
 }
 
 
@@ -239,7 +267,22 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> KioskConfig
     verification = sections.get("verification")
     if verification is not None:
         _check_verification(where, verification)
+    camera = sections.get("camera")
+    if camera is not None and not 0 <= camera.countdown_seconds <= 10:
+        raise ConfigError(f"{where}: camera.countdown_seconds must be between 0 and 10, got "
+                          f"{camera.countdown_seconds}")
+    printer = sections.get("printer")
+    if printer is not None:
+        _check_printer(where, printer)
     return KioskConfig(**sections, source=source)
+
+
+def _check_printer(where: str, section: PrinterSection) -> None:
+    """A printer kind without the one setting it needs would fail on the resident's first receipt."""
+    if section.kind == "cups" and not section.destination:
+        raise ConfigError(f"{where}: printer.kind = \"cups\" needs printer.destination (the CUPS queue name)")
+    if section.kind == "escpos" and not section.device:
+        raise ConfigError(f"{where}: printer.kind = \"escpos\" needs printer.device (e.g. /dev/usb/lp0)")
 
 
 def _check_verification(where: str, section: VerificationSection) -> None:

@@ -1,7 +1,7 @@
 """The app factory. ``create_app(settings)`` has no side effects; the lifespan does the work at start:
 load (or create) the server secret, open the database, migrate it to head, register the kiosks listed in
-settings and load the kiosk CA — in that order, so a misconfigured server refuses to start rather than
-answering wrongly.
+settings and load the kiosk CA and the JPKI auth CAs (renewals) — in that order, so a misconfigured server
+refuses to start rather than answering wrongly.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from server.db import make_engine, make_session_factory, upgrade_to_head
 from server.deps import Clock, ServerContext
 from server.errors import install_error_handlers
 from server.keys import ServerKeys, load_or_create_secret
-from server.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from server.middleware import BodyLimitMiddleware, PathGuardMiddleware, RequestLogMiddleware
 from server.models import Kiosk
+from server.ratelimit import LookupLimiter
+from server.renewal_checks import load_auth_cas
 from server.routes import all_routers
 from server.settings import Settings
 from server.tls import load_ca_file
@@ -65,7 +67,23 @@ def build_context(settings: Settings, clock: Clock) -> ServerContext:
             for kiosk_id, fingerprint in settings.kiosks.items():
                 register_kiosk(session, kiosk_id=kiosk_id, fingerprint=fingerprint, now=clock())
     cas = tuple(load_ca_file(settings.kiosk_ca_file)) if settings.kiosk_ca_file is not None else ()
-    return ServerContext(settings=settings, engine=engine, sessions=sessions, keys=keys, clock=clock, kiosk_cas=cas)
+    lookups = LookupLimiter(
+        burst=settings.status_lookup_burst, refill_seconds=settings.status_lookup_refill.total_seconds()
+    )
+    nonces = LookupLimiter(
+        burst=settings.renewal_nonce_burst, refill_seconds=settings.renewal_nonce_refill.total_seconds()
+    )
+    return ServerContext(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        keys=keys,
+        clock=clock,
+        kiosk_cas=cas,
+        lookups=lookups,
+        jpki_auth_cas=load_auth_cas(settings.jpki_auth_ca_files),
+        nonces=nonces,
+    )
 
 
 def _openapi_with_mtls(app: FastAPI) -> dict[str, Any]:
@@ -115,6 +133,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     for router in all_routers():
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(PathGuardMiddleware)  # inside the request log, so refused paths are logged too
     app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: _openapi_with_mtls(app)  # type: ignore[method-assign]
     return app

@@ -11,6 +11,7 @@ Commands::
     add-kiosk ID --cert PEM            register a kiosk's client certificate fingerprint
     add-clerk NAME [--role operator]   create a clerk (password prompted or --password-env VAR)
     add-pickup …   seed a pickup (operator task; the API has POST /v1/pickups too)
+    set-application-status ID STATE    move an application: in_production, refused, received (re-open)
     import-crl FILE --ca CA.pem        verify and store a CRL
     export-openapi [--check]           write (or compare) server/openapi.json
 """
@@ -206,6 +207,42 @@ def cmd_add_pickup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_application_status(args: argparse.Namespace) -> int:
+    from contract.application_id import InvalidApplicationId, check_application_id
+    from server.application_admin import ApplicationNotFound, TransitionRefused, set_application_status
+
+    if args.application_id_env:
+        if args.application_id is not None:
+            raise CliError("give the application id either as an argument or with --application-id-env, not both")
+        application_id = os.environ.get(args.application_id_env, "")
+    elif args.application_id is None:
+        raise CliError("the application id is missing (argument, or --application-id-env VAR)")
+    else:
+        application_id = args.application_id
+    try:
+        check_application_id(application_id)
+    except InvalidApplicationId as exc:
+        raise CliError(f"application id {exc}") from None
+    context = _context(args)
+    try:
+        change = set_application_status(context, application_id, args.state)
+    except (ApplicationNotFound, TransitionRefused) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        context.engine.dispose()
+    data = {
+        "application_id_masked": change.application_id_masked,
+        "receipt_id": change.receipt_id,
+        "previous": change.previous,
+        "status": change.status,
+        "changed": change.changed,
+        "updated_at": change.updated_at.isoformat(),
+    }
+    verb = f"{change.previous} -> {change.status}" if change.changed else f"already {change.status}"
+    _emit(args, data, [f"application {change.application_id_masked} ({change.receipt_id}): {verb}"])
+    return 0
+
+
 def cmd_import_crl(args: argparse.Namespace) -> int:
     from server.revocation import CrlRejected, import_crl
 
@@ -315,6 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     pickup.add_argument("--photo", help="JPEG for the clerk's face check")
     _database_options(pickup)
     pickup.set_defaults(handler=cmd_add_pickup)
+
+    status = commands.add_parser(
+        "set-application-status",
+        help="move an application (operator): in_production, refused, or received to re-open",
+        description="Ready for pickup and picked up are not set by hand: they follow add-pickup and the handover.",
+    )
+    status.add_argument(
+        "application_id", nargs="?", metavar="ID", help="23 digits (or omit it and use --application-id-env)"
+    )
+    status.add_argument("state", choices=("received", "in_production", "refused", "ready_for_pickup", "picked_up"))
+    status.add_argument("--application-id-env", metavar="VAR", help="read the application id from this variable")
+    _database_options(status)
+    status.set_defaults(handler=cmd_set_application_status)
 
     crl = commands.add_parser("import-crl", help="verify a CRL against its CA and store it")
     crl.add_argument("file", help="CRL (DER or PEM)")

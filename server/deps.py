@@ -19,10 +19,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from drivers.mynumber.trust import TrustStore
 from server import security
 from server.errors import ApiError
 from server.keys import ServerKeys
 from server.models import Kiosk
+from server.ratelimit import LookupLimiter
 from server.schemas import IDEMPOTENCY_KEY_PATTERN
 from server.settings import Settings
 from server.tls import client_certificate, fingerprint, issued_by
@@ -32,7 +34,9 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True, slots=True)
 class ServerContext:
-    """What the lifespan builds once: settings, database, keys, clock and the trusted kiosk CAs."""
+    """What the lifespan builds once: settings, database, keys, clock, the trusted kiosk CAs, the per-kiosk
+    budget of status lookups that find nothing, the JPKI auth CAs renewals chain to (empty: renewals off)
+    and the per-kiosk budget of renewal nonces."""
 
     settings: Settings
     engine: Engine
@@ -40,6 +44,9 @@ class ServerContext:
     keys: ServerKeys
     clock: Clock
     kiosk_cas: tuple[x509.Certificate, ...]
+    lookups: LookupLimiter
+    jpki_auth_cas: TrustStore
+    nonces: LookupLimiter
 
 
 @dataclass(frozen=True, slots=True)

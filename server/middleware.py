@@ -1,4 +1,9 @@
-"""Pure ASGI middleware: the request log, the body-size limit, and a last-resort 500.
+"""Pure ASGI middleware: the request log, the body-size limit, the path guard, and a last-resort 500.
+
+The path guard exists because Starlette matches routes with Python's ``re`` and a pattern ending in ``$``,
+which also matches before a final newline: ``POST /v1/applications%0A`` would be routed as
+``POST /v1/applications``, and ``/v1/applications/<id>/status%0A`` as the status lookup. No route of ours
+has whitespace or control characters in its path, so a path holding any is refused before routing.
 
 The request log is the only access log (uvicorn's is switched off, because it prints the path and the query
 string — which can carry an application id or a notice number). One line per request: request id, method,
@@ -14,6 +19,7 @@ import logging
 import re
 import time
 import traceback
+import unicodedata
 import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -75,7 +81,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given.decode() if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given.decode() if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = time.perf_counter()
@@ -152,3 +158,32 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+_PATH_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})  # controls, format, every kind of space
+
+
+def path_is_clean(path: str) -> bool:
+    """No whitespace, control or format character anywhere in the (percent-decoded) path."""
+    return not any(unicodedata.category(ch) in _PATH_REFUSED_CATEGORIES for ch in path)
+
+
+class PathGuardMiddleware:
+    """400 ``invalid_path`` for a path with whitespace or control characters (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not path_is_clean(str(scope.get("path", ""))):
+            await _send_json(
+                send,
+                400,
+                {
+                    "error": "invalid_path",
+                    "message": "The request path holds whitespace or control characters; no route accepts them.",
+                },
+                [],
+            )
+            return
+        await self.app(scope, receive, send)

@@ -113,8 +113,54 @@ class Application(Base):
     application_id_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     photo_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The resident's choices (electronic certificates, braille name), defaults filled in; NULL for rows stored
+    # before kiosks sent them (migration 0004). Sealed like the contact: a braille name is a name.
+    options_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16))
     kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RenewalNonce(Base):
+    """A single-use challenge for one renewal from one kiosk, stored as its SHA-256 (the nonce is shown once).
+
+    ``used_at`` is set in the same transaction that stores the renewal signed over it: exactly once.
+    """
+
+    __tablename__ = "renewal_nonces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nonce_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Renewal(Base):
+    """A renewal application signed by the resident's card (auth key) over a nonce and the payload.
+
+    The card is identified by its auth certificate's serial and issuing CA key (the auth certificate holds no
+    name or number). Its expiry is not a column: JPKI certificates end on a birthday, so the date would tell
+    the holder's. Photo, contact and options are sealed like an application's; ``evidence_sealed`` keeps what
+    re-verifies the signature later (certificate, signature, nonce, payload hash).
+    """
+
+    __tablename__ = "renewals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    receipt_id: Mapped[str] = mapped_column(String(32), unique=True)
+    nonce_id: Mapped[int] = mapped_column(ForeignKey("renewal_nonces.id"), unique=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"), index=True)
+    certificate_serial: Mapped[str] = mapped_column(String(42), index=True)  # lower-case hex, no leading zeros
+    certificate_issuer_key_id: Mapped[str] = mapped_column(String(128))
+    photo_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    options_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    evidence_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from contract.crl import normalise_key_id, normalise_serial
 from contract.photo import PhotoRejected, validate_photo
-from server import matching
+from server import lifecycle, matching
 from server.deps import ServerContext
 from server.errors import ApiError
 from server.identifiers import (
@@ -89,8 +89,8 @@ def create_pickup(context: ServerContext, body: PickupCreate) -> PickupOut:
             updated_at=now,
         )
         session.add(pickup)
-        if application is not None and application.status == "received":
-            application.status = "card_ready"
+        if application is not None and application.status in lifecycle.BEFORE_PICKUP:
+            application.status = "ready_for_pickup"
             application.updated_at = now
         try:
             session.commit()

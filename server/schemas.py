@@ -13,11 +13,11 @@ All times are ISO 8601 in UTC on the way out; inputs must carry a time zone.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from contract import payloads
+from contract import payloads, renewal
 from contract.application_id import (
     APPLICATION_ID_DESCRIPTION,
     APPLICATION_ID_LENGTH,
@@ -25,6 +25,8 @@ from contract.application_id import (
     check_application_id,
 )
 from contract.basic4 import BIRTH_DATE_PATTERN, SEX_CODES
+from server.lifecycle import ApplicationState as ApplicationStatus
+from server.lifecycle import NextStep
 
 IDEMPOTENCY_KEY_PATTERN = payloads.IDEMPOTENCY_KEY_PATTERN
 NOTICE_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,32}$"  # the city's numbering; no kiosk code checks it (yet)
@@ -52,12 +54,12 @@ SerialHex = Annotated[str, Field(pattern=SERIAL_PATTERN, description="Certificat
 KeyIdHex = Annotated[str, Field(pattern=KEY_ID_PATTERN, description="Authority/subject key identifier in hex.")]
 Finite = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 
-ApplicationStatus = Literal["received", "card_ready", "handed_over"]
 PickupStatus = Literal["ready", "handed_over", "cancelled"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # hide_input_in_errors: a ValidationError's text (a traceback, a log line) must not quote the value.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class ErrorBody(BaseModel):
@@ -80,15 +82,41 @@ class Contact(Strict):
     phone: str | None = Field(default=None, pattern=payloads.PHONE_PATTERN, repr=False)
 
 
-class ApplicationCreate(Strict):
-    application_id: ApplicationId = Field(repr=False)
-    photo_jpeg_base64: str = Field(
+class Options(Strict):
+    """What the resident chose for the new card (``contract.payloads.validate_options``)."""
+
+    electronic_certificates: StrictBool = Field(
+        description="Issue the electronic certificates (JPKI) on the new card; never for residents under 15."
+    )
+    braille_name: str | None = Field(
+        default=None,
+        pattern=payloads.BRAILLE_NAME_PATTERN,
+        repr=False,
+        description=f"The name in braille on the card: 1-{payloads.BRAILLE_NAME_MAX} katakana (ァ-ヴ, ー); "
+        "null for none.",
+    )
+
+
+PhotoBase64 = Annotated[
+    str,
+    Field(
         min_length=payloads.PHOTO_BASE64_MIN,
         max_length=MAX_PHOTO_BASE64,
         repr=False,
         description="JPEG, RGB, 20 KB–7 MB, 480–6000 px per side; standard base64.",
-    )
+    ),
+]
+
+
+class ApplicationCreate(Strict):
+    application_id: ApplicationId = Field(repr=False)
+    photo_jpeg_base64: PhotoBase64
     contact: Contact | None = Field(default=None, repr=False)
+    options: Options | None = Field(
+        default=None,
+        repr=False,
+        description="Absent or null (kiosks before options existed): electronic certificates, no braille name.",
+    )
     submitted_at: AwareDatetime
 
 
@@ -106,6 +134,91 @@ class ApplicationState(BaseModel):
     status: ApplicationStatus
     received_at: datetime
     updated_at: datetime
+
+
+class ApplicationStatusOut(BaseModel):
+    """Where an application is, as a resident may see it at any kiosk: no name, photo, contact or receipt."""
+
+    application_id_masked: str = Field(description="The 申請書ID with all but its last 4 digits masked.")
+    status: ApplicationStatus = Field(
+        description="received → in_production → ready_for_pickup → picked_up; or refused (ask at the counter)."
+    )
+    updated_at: datetime = Field(description="When the record that decides the status last changed.")
+    next_step: NextStep | None = Field(
+        description="What the resident does now: wait_for_notice (the pickup notice comes by post), "
+        "collect_at_counter (bring the notice and ID documents), contact_counter; null when nothing is left."
+    )
+
+
+# --- renewals with an existing card -------------------------------------------------------------------------
+
+
+class RenewalPayload(Strict):
+    """What the resident applies for; covered by the card's signature (``contract.renewal``)."""
+
+    photo_jpeg_base64: PhotoBase64
+    contact: Contact | None = Field(default=None, repr=False)
+    options: Options = Field(repr=False)
+    submitted_at: AwareDatetime
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` inlined (the payload is documented, but kept as sent)."""
+    definitions = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(definitions[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(schema)  # type: ignore[no-any-return]
+
+
+# The payload is kept as the JSON object it arrived as: the signature covers its canonical JSON, which a
+# parsed-and-dumped model would not reproduce (time spellings, defaults). The route validates it with
+# ``RenewalPayload`` (422 payload_invalid); the published schema is that model's.
+RenewalPayloadJson = Annotated[
+    dict[str, Any],
+    WithJsonSchema(_inline_refs(RenewalPayload.model_json_schema())),
+]
+
+
+class RenewalCreate(Strict):
+    nonce: str = Field(
+        pattern=renewal.NONCE_PATTERN,
+        description="From POST /v1/renewals/nonces (this kiosk, unused, unexpired): base64url, 43 characters.",
+    )
+    auth_certificate: str = Field(
+        min_length=4,
+        max_length=renewal.MAX_CERTIFICATE_BASE64,
+        repr=False,
+        description="The card's user-authentication certificate (JPKI EF 000A), DER in standard base64.",
+    )
+    signature: str = Field(
+        min_length=4,
+        max_length=renewal.MAX_SIGNATURE_BASE64,
+        repr=False,
+        description="The card's auth-key signature (RSA PKCS#1 v1.5, SHA-256) over "
+        "renewal_message(nonce, payload) (contract/renewal.py), standard base64.",
+    )
+    payload: RenewalPayloadJson = Field(repr=False)
+
+
+class RenewalNonceOut(BaseModel):
+    nonce: str = Field(description="32 random bytes, base64url without padding; the server keeps its SHA-256.")
+    expires_at: datetime
+
+
+class RenewalReceipt(BaseModel):
+    receipt_id: str
+    status: Literal["received"]
+    received_at: datetime
+    duplicate: bool = Field(description="True when this answers a retry with the same Idempotency-Key.")
 
 
 # --- pickups ----------------------------------------------------------------------------------------------

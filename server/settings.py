@@ -26,13 +26,13 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 def normalise_fingerprint(text: str) -> str:
     """A SHA-256 fingerprint as 64 lower-case hex digits (``AB:CD:…`` as printed by openssl is accepted)."""
     value = text.strip().replace(":", "").lower()
-    if not _HEX64.match(value):
+    if not _HEX64.fullmatch(value):
         raise ValueError("a certificate fingerprint is 32 bytes of SHA-256 in hex")
     return value
 
 
 def check_kiosk_id(kiosk_id: str) -> str:
-    if not _KIOSK_ID.match(kiosk_id):
+    if not _KIOSK_ID.fullmatch(kiosk_id):  # fullmatch: "$" alone would let "kiosk-01\n" through
         raise ValueError("a kiosk id is 1-64 characters: letters, digits, '_', '.', '-' (not first)")
     return kiosk_id
 
@@ -66,6 +66,26 @@ class Settings:
     heartbeat_stale_after: timedelta = timedelta(minutes=3)
     # A 7 MB photo is 9.4 MB in base64; anything far beyond that is refused before it is read.
     max_body_bytes: int = 10 * 1024 * 1024
+    # Application-status lookups that find nothing, per kiosk (server/ratelimit.py): a burst, then one more
+    # every refill interval. Lookups that find an application cost nothing.
+    status_lookup_burst: int = 5
+    status_lookup_refill: timedelta = timedelta(seconds=12)
+    # Renewals with an existing card (server/routes/renewals.py). The JPKI *authentication* CA certificates
+    # a card's auth certificate must chain to: files (PEM, several certificates allowed, or DER) and/or
+    # folders (every *.pem/.crt/.cer/.der in them). Empty: renewals are refused (503 renewals_not_configured).
+    jpki_auth_ca_files: tuple[Path, ...] = ()
+    # A renewal nonce stays usable this long: an application may wait in a kiosk's outbox overnight.
+    renewal_nonce_lifetime: timedelta = timedelta(hours=24)
+    # A certificate may be renewed from this many calendar months before it expires (JPKI: 3).
+    renewal_window_months: int = 3
+    # Nonces issued per kiosk: a burst, then one more every refill interval (one renewal needs one nonce).
+    renewal_nonce_burst: int = 20
+    renewal_nonce_refill: timedelta = timedelta(seconds=30)
+    # The face rules of contract/photo.py (one face, centred, size, eyes, background, light, sharpness) on
+    # top of the official upload rules (JPEG, RGB, 20 KB–7 MB, 480–6000 px), for applications and renewals:
+    # the kiosk checked the same rules before sending. Their thresholds are UNCONFIRMED (no public numbers);
+    # a city that wants only the upload rules sets [photos] face_checks = false.
+    photo_face_checks: bool = True
 
     def __post_init__(self) -> None:
         if self.client_cert_mode not in ("required", "optional"):
@@ -76,6 +96,19 @@ class Settings:
             raise ValueError("clerk_token_lifetime must be positive")
         if self.handover_grant_lifetime <= timedelta(0):
             raise ValueError("handover_grant_lifetime must be positive")
+        if self.status_lookup_burst < 1:
+            raise ValueError("status_lookup_burst must be at least 1")
+        if self.status_lookup_refill <= timedelta(0):
+            raise ValueError("status_lookup_refill must be positive")
+        if self.renewal_nonce_lifetime <= timedelta(0):
+            raise ValueError("renewal_nonce_lifetime must be positive")
+        if not 0 <= self.renewal_window_months <= 24:
+            raise ValueError("renewal_window_months must be 0-24")
+        if self.renewal_nonce_burst < 1:
+            raise ValueError("renewal_nonce_burst must be at least 1")
+        if self.renewal_nonce_refill <= timedelta(0):
+            raise ValueError("renewal_nonce_refill must be positive")
+        object.__setattr__(self, "jpki_auth_ca_files", tuple(Path(p) for p in self.jpki_auth_ca_files))
         checked = {check_kiosk_id(k): normalise_fingerprint(v) for k, v in self.kiosks.items()}
         object.__setattr__(self, "kiosks", checked)
 
@@ -88,20 +121,24 @@ class Settings:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Settings:
-        """Read ``[server]``, ``[tls]``, ``[clerks]`` and ``[kiosks]`` (see server.example.toml)."""
+        """Read ``[server]``, ``[tls]``, ``[clerks]``, ``[status_lookup]``, ``[renewals]``, ``[photos]`` and
+        ``[kiosks]`` (server.example.toml)."""
         source = Path(path)
         data = tomllib.loads(source.read_text(encoding="utf-8"))
         return cls.from_mapping(data, base_dir=source.parent)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path = Path()) -> Settings:
-        allowed = {"server", "tls", "clerks", "kiosks"}
+        allowed = {"server", "tls", "clerks", "status_lookup", "renewals", "photos", "kiosks"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {sorted(allowed)}")
         server = dict(data.get("server", {}))
         tls = dict(data.get("tls", {}))
         clerks = dict(data.get("clerks", {}))
+        lookups = dict(data.get("status_lookup", {}))
+        renewals = dict(data.get("renewals", {}))
+        photos = dict(data.get("photos", {}))
         kwargs: dict[str, Any] = {}
 
         def path(value: str) -> Path:
@@ -132,7 +169,29 @@ class Settings:
             kwargs["lockout_threshold"] = int(clerks.pop("lockout_threshold"))
         if "lockout_seconds" in clerks:
             kwargs["lockout_duration"] = timedelta(seconds=int(clerks.pop("lockout_seconds")))
+        if "burst" in lookups:
+            kwargs["status_lookup_burst"] = int(lookups.pop("burst"))
+        if "refill_seconds" in lookups:
+            kwargs["status_lookup_refill"] = timedelta(seconds=float(lookups.pop("refill_seconds")))
+        if "auth_ca" in renewals:
+            value = renewals.pop("auth_ca")
+            kwargs["jpki_auth_ca_files"] = tuple(path(str(v)) for v in ([value] if isinstance(value, str) else value))
+        if "nonce_lifetime_seconds" in renewals:
+            kwargs["renewal_nonce_lifetime"] = timedelta(seconds=int(renewals.pop("nonce_lifetime_seconds")))
+        if "window_months" in renewals:
+            kwargs["renewal_window_months"] = int(renewals.pop("window_months"))
+        if "nonce_burst" in renewals:
+            kwargs["renewal_nonce_burst"] = int(renewals.pop("nonce_burst"))
+        if "nonce_refill_seconds" in renewals:
+            kwargs["renewal_nonce_refill"] = timedelta(seconds=float(renewals.pop("nonce_refill_seconds")))
+        if "face_checks" in photos:
+            value = photos.pop("face_checks")
+            if not isinstance(value, bool):
+                raise ValueError("photos.face_checks must be true or false")
+            kwargs["photo_face_checks"] = value
         leftovers = [f"server.{k}" for k in server] + [f"tls.{k}" for k in tls] + [f"clerks.{k}" for k in clerks]
+        leftovers += [f"status_lookup.{k}" for k in lookups] + [f"renewals.{k}" for k in renewals]
+        leftovers += [f"photos.{k}" for k in photos]
         if leftovers:
             raise ValueError(f"unknown key(s): {', '.join(sorted(leftovers))}")
         kwargs["kiosks"] = {str(k): str(v) for k, v in dict(data.get("kiosks", {})).items()}

@@ -182,6 +182,28 @@ class CardVerifier:
             return True
         return self._certificate is not None and not isinstance(self._certificate.public_key, rsa.RSAPublicKey)
 
+    @property
+    def auth_certificate(self) -> JpkiCertificate | None:
+        """The card's auth certificate as the prefetch parsed it (None when it was malformed)."""
+        self.prefetch()
+        return self._certificate
+
+    @property
+    def auth_validity(self) -> ValidityReport | None:
+        """Its validity now, with the renewal window (None when the certificate was malformed)."""
+        self.prefetch()
+        return self._validity
+
+    def sign_with_auth_key(self, digest_info: bytes, pin: str | bytearray, *,
+                           confirm_last_try: bool = False) -> bytes:
+        """A signature by the auth key over ``digest_info`` (a renewal request), refused without touching
+        the card (``CertificateRefused``) when its certificate already failed: no PIN goes to such a card."""
+        if self.certificate_failed:
+            if isinstance(pin, bytearray):
+                zero(pin)
+            raise errors.CertificateRefused("the card's certificate failed; no PIN is sent to it")
+        return bytes(self.card.jpki.sign_with_auth_key(digest_info, pin, confirm_last_try=confirm_last_try))
+
     def read_card_info(self, pin: str | bytearray, *, confirm_last_try: bool = False) -> CardInfoRaw:
         """The card-info EFs with the card-info PIN, refused (``CertificateRefused``) without touching the
         card when its certificate already failed."""

@@ -6,6 +6,7 @@ failure becomes a finding.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -156,11 +157,60 @@ def check_outbox(config: KioskConfig | None) -> Finding | None:
     return Finding("outbox", OK, detail, data=data)
 
 
+def check_camera(config: KioskConfig | None, probe: bool = True) -> Finding | None:
+    """The camera the application needs (none configured: the kiosk offers no application, by design)."""
+    if config is None:
+        return None
+    camera = config.camera
+    if camera.kind == "none":
+        return Finding("camera", WARN, "no camera configured: residents cannot apply for a card at this kiosk",
+                       "set [camera] kind = \"opencv\" and device in kiosk.toml")
+    if camera.kind == "files":
+        missing = [path for path in camera.files if not config.resolve(path).exists()]
+        if missing:
+            return Finding("camera", FAIL, f"demo camera picture(s) missing: {', '.join(missing)}",
+                           "fix [camera] files in the configuration")
+        played = f"{len(camera.files)} picture file(s)" if camera.files else "the synthetic demo residents"
+        return Finding("camera", OK, f"demo camera playing {played}")
+    if not probe:
+        return Finding("camera", OK, f"camera {camera.device!r} configured (not opened: --no-probe)")
+    from kiosk.services.camera import probe_camera
+
+    answer = probe_camera(camera.device, width=camera.width, height=camera.height)
+    return Finding("camera", OK if answer.ok else FAIL, answer.message,
+                   None if answer.ok else "check the camera cable, and camera.device in kiosk.toml (ls /dev/video*)",
+                   data={"width": answer.width, "height": answer.height, "fps": answer.fps})
+
+
+def check_printer(config: KioskConfig | None) -> Finding | None:
+    """Where receipts go. A missing printer only costs the paper slip: the receipt is on screen anyway."""
+    if config is None:
+        return None
+    printer = config.printer
+    if printer.kind == "none":
+        return Finding("printer", OK, "no receipt printer: receipts are shown on screen only")
+    if printer.kind == "pdf":
+        return Finding("printer", OK, f"receipts are written as PDF files to {config.resolve(printer.pdf_dir)}")
+    if printer.kind == "cups":
+        if shutil.which("lp") is None:
+            return Finding("printer", FAIL, "printer.kind = \"cups\" but the lp command is missing",
+                           "apt-get install cups-client")
+        return Finding("printer", OK, f"receipts go to the CUPS queue {printer.destination!r}")
+    device = Path(printer.device)
+    if not device.exists():
+        return Finding("printer", FAIL, f"the receipt printer {device} is not there",
+                       "plug the printer in (USB) or fix printer.device")
+    if not os.access(device, os.W_OK):
+        return Finding("printer", FAIL, f"the receipt printer {device} is not writable by this user",
+                       "add the kiosk user to the 'lp' group")
+    return Finding("printer", OK, f"receipt printer {device} (ESC/POS, {printer.paper_mm} mm)")
+
+
 def run_checks(config_path: str | None = None, probe: bool = True,
                extra: list[Callable[[], Finding]] | None = None) -> list[Finding]:
     config_finding, config = check_config(config_path)
     findings = [config_finding, check_fonts(), check_pcscd()]
-    for optional in (check_vpcd(config), check_outbox(config)):
+    for optional in (check_vpcd(config), check_outbox(config), check_camera(config, probe), check_printer(config)):
         if optional is not None:
             findings.append(optional)
     if findings[2].status == OK:  # pcscd

@@ -2,7 +2,8 @@
 
 It creates (once) a DEMO PKI in the kiosk's state folder (``kiosk.config.state_dir``), starts the real
 server over HTTPS with client certificates in a background thread, registers this kiosk, and imports fresh
-CRLs of the simulator's test CAs, so revocation is answered exactly as a city's server would answer it.
+CRLs of the simulator's test CAs, so revocation is answered exactly as a city's server would answer it, and
+trusts the simulator's test auth CAs for renewal by card.
 Nothing here runs in production (`kiosk run` talks to the configured server).
 """
 
@@ -45,12 +46,30 @@ def start_local_central(config: KioskConfig, var_dir: Path) -> LocalCentral:
         tls_keyfile=pki.server_key,
         kiosk_ca_file=pki.ca_cert,
         kiosks={kiosk_id: credentials.fingerprint},
+        jpki_auth_ca_files=_test_auth_cas(var_dir / "demo-pki"),
     )
     _import_test_crls(build_context(settings, lambda: datetime.now(UTC)), import_crl)
     server = BackgroundServer(settings).start()
     section = dataclasses.replace(config.server, url=server.base_url, ca_bundle=str(pki.ca_cert),
                                   client_cert=str(credentials.cert), client_key=str(credentials.key))
     return LocalCentral(server, section)
+
+
+def _test_auth_cas(folder: Path) -> tuple[Path, ...]:
+    """The simulator's test JPKI auth CAs (every generation) as PEM files, for renewal by card: the server
+    reads CA files, as it would read J-LIS's in production, and never imports the simulator."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from drivers.sim import pki
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files = []
+    for generation in pki.CA_GENERATIONS:
+        ca = pki.certificate_authority("auth", generation)
+        path = folder / f"test-jpki-auth-ca-{generation}.pem"
+        path.write_bytes(ca.certificate.public_bytes(Encoding.PEM))
+        files.append(path)
+    return tuple(files)
 
 
 def _import_test_crls(context: Any, import_crl: Any) -> None:

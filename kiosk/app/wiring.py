@@ -44,6 +44,8 @@ class Runtime:
     outbox: Any = None  # kiosk.services.outbox.Outbox, when a central server is configured
     flusher: Any = None  # its network worker
     staff_channel: Any = None  # kiosk.services.staff_call.StaffCallChannel: what "call staff" reaches
+    tasks: Any = None  # kiosk.services.tasks.TaskWorker: the outbox and the central server, off the UI thread
+    camera: Any = None  # kiosk.core.ports.Camera
     _ticker: Any = None
 
     def start(self) -> None:
@@ -56,6 +58,8 @@ class Runtime:
             self.flusher.start()
         if self.staff_channel is not None:
             self.staff_channel.start()
+        if self.tasks is not None:
+            self.tasks.start()
         self._ticker = Clock.schedule_interval(lambda _dt: self.dispatcher.post(Tick(self.clock.now())),
                                                TICK_SECONDS)
 
@@ -72,6 +76,10 @@ class Runtime:
             self.flusher.join()
         if self.staff_channel is not None:
             self.staff_channel.stop()
+        if self.camera is not None:
+            self.camera.stop()
+        if self.tasks is not None:
+            self.tasks.stop()
         if self.outbox is not None:
             self.outbox.close()
 
@@ -140,10 +148,11 @@ def verifier_factory_from_config(config: KioskConfig, *, trust: Any = None, revo
     return make
 
 
-def outbox_and_flusher(config: KioskConfig) -> tuple[Any, Any]:
+def outbox_and_flusher(config: KioskConfig, post: Any = None) -> tuple[Any, Any]:
     """The outbox and its flusher thread (not started), or (None, None) without a central server.
 
-    Without a server nothing could ever be delivered, so nothing is opened; the doctor says so.
+    Without a server nothing could ever be delivered, so nothing is opened; the doctor says so. ``post``
+    (the UI dispatcher's) learns of each delivery as ``OutboxDelivered``, for the receipt on screen.
     """
     if not config.server.configured:
         LOG.warning("no central server configured: applications would wait in the outbox forever")
@@ -155,26 +164,70 @@ def outbox_and_flusher(config: KioskConfig) -> tuple[Any, Any]:
         outbox = open_outbox(config)
     except (KeyFileError, OutboxError) as exc:
         raise ConfigError(f"{config.source or 'the configuration'}: the outbox cannot be opened: {exc}") from exc
+    def delivered(event: Any) -> None:  # on the flusher thread: only posts
+        if post is not None and event.outcome in ("delivered", "dead"):
+            from kiosk.core.events import OutboxDelivered
+
+            post(OutboxDelivered(event.item_id, event.outcome))
+
     try:
-        return outbox, flusher_from_config(config, outbox)
+        return outbox, flusher_from_config(config, outbox, listener=delivered)
     except BaseException:
         outbox.close()
         raise
 
 
+def task_worker(config: KioskConfig, outbox: Any, post: Any, tickets: Any) -> Any:
+    """The worker for the flows' disk and network tasks, when there is an outbox to store into."""
+    if outbox is None:
+        return None
+    from kiosk.services.central import CentralClient
+    from kiosk.services.tasks import Services, TaskWorker
+
+    return TaskWorker(Services(outbox, lambda: CentralClient.from_config(config), printer_from_config(config)),
+                      post, tickets=tickets)
+
+
+def printer_from_config(config: KioskConfig) -> Any:
+    """The receipt printer of ``[printer]`` (None: receipts are on screen only)."""
+    if config.printer.kind == "none":
+        return None
+    from kiosk.services import receipt_printer
+
+    return receipt_printer.printer_from_config(config)
+
+
+def camera_from_config(config: KioskConfig, post: Any, *, tickets: Any = None) -> Any:
+    """The kiosk camera of ``[camera]``: OpenCV's VideoCapture on a device, or pictures played from files
+    (an empty ``files`` list: the synthetic demo residents). None: no camera (no application offered)."""
+    camera = config.camera
+    if camera.kind == "none":
+        return None
+    from kiosk.services.camera import FileCamera, OpenCVCamera
+
+    if camera.kind == "files":
+        paths = [config.resolve(path) for path in camera.files] or None
+        return FileCamera(post, paths, tickets=tickets)
+    return OpenCVCamera(post, device=camera.device, width=camera.width, height=camera.height, tickets=tickets)
+
+
 def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, speaker: Any = "auto",
                   fullscreen: bool = False, staff_hash: str | None = None, revocation: Any = "auto",
-                  deliver: bool | None = None, staff_caller: Any = "auto") -> Runtime:
+                  deliver: bool | None = None, staff_caller: Any = "auto", camera: Any = "auto") -> Runtime:
     """Build (not start) the app and its services; Kivy's window must be configured already.
 
     ``delay``: the simulated card's timing preset in demo mode ("off", "real-card"; default: config).
     ``revocation``: a ``RevocationChecker``, None, or "auto" (``revocation_from_config``).
     ``deliver``: open the outbox and run its flusher (None: when a central server is configured).
     ``staff_caller``: what "call staff" reaches (``kiosk.core.shell.StaffCaller``), or "auto".
+    ``camera``: a ``kiosk.core.ports.Camera``, None, or "auto" (``camera_from_config``).
     """
     from kiosk.core.dispatch import MonotonicClock
-    from kiosk.core.flows import CARD_CHECK
+    from kiosk.core.flows import APPLICATION, CARD_CHECK, RENEWAL, STATUS
+    from kiosk.core.flows.application import ApplicationFlow, StatusFlow
     from kiosk.core.flows.card_check import CardCheckFlow
+    from kiosk.core.flows.renewal import RenewalFlow
+    from kiosk.core.ports import TicketCounter
     from kiosk.core.shell import Shell
     from kiosk.services.card_service import CardService
     from kiosk.ui.app import KioskApp, KivyDispatcher
@@ -183,6 +236,8 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
 
     clock = MonotonicClock()
     dispatcher = KivyDispatcher()
+    tickets = TicketCounter()  # one numbering for every worker: a ticket names exactly one piece of work
+    camera = camera_from_config(config, dispatcher.post, tickets=tickets) if camera == "auto" else camera
     tray = None
     if demo:
         from drivers.sim.tray import SimulatedTray
@@ -197,8 +252,9 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     checker = revocation_from_config(config) if revocation == "auto" else revocation
     service = CardService(transport_factory, dispatcher.post,
                           verifier_factory=verifier_factory_from_config(config, revocation=checker),
-                          watcher=watcher, clock=clock, readers=config.card.readers)
-    outbox, flusher = outbox_and_flusher(config) if deliver is not False else (None, None)
+                          watcher=watcher, clock=clock, readers=config.card.readers, tickets=tickets)
+    outbox, flusher = outbox_and_flusher(config, dispatcher.post) if deliver is not False else (None, None)
+    tasks = task_worker(config, outbox, dispatcher.post, tickets)
     channel = None
     if staff_caller == "auto":
         from kiosk.services.staff_call import StaffCallChannel
@@ -208,7 +264,15 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         caller = channel
     else:
         caller = staff_caller
-    shell = Shell(dispatcher, service, clock, config, flows={CARD_CHECK: CardCheckFlow}, staff_caller=caller)
+    flows: dict[str, Any] = {CARD_CHECK: CardCheckFlow}
+    # a task that cannot work is not offered: no outbox, no lookup or application; no camera, no application
+    if tasks is not None:
+        flows[STATUS] = StatusFlow
+        if camera is not None:
+            flows[APPLICATION] = ApplicationFlow
+            flows[RENEWAL] = RenewalFlow
+    shell = Shell(dispatcher, service, clock, config, flows=flows, staff_caller=caller, tasks=tasks,
+                  camera=camera)
     guard = StaffExitGuard(staff_hash if staff_hash is not None else configured_hash(config, demo))
     if not guard.enabled:
         LOG.warning("no staff exit PIN hash configured: the kiosk can only be stopped from outside")
@@ -220,8 +284,9 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         demo_cards=DemoCards(tray) if tray is not None else None,
         languages=config.kiosk.languages,
         fullscreen=fullscreen,
+        camera=camera,
     )
-    return Runtime(config, dispatcher, shell, service, tray, app, clock, outbox, flusher, channel)
+    return Runtime(config, dispatcher, shell, service, tray, app, clock, outbox, flusher, channel, tasks, camera)
 
 
 def run_app(config: KioskConfig, demo: bool) -> int:

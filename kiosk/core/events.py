@@ -61,6 +61,61 @@ class CardFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CodeScanned(Event):
+    """A code was read: ``source`` "qr" (the camera saw the form's QR code) or "scanner" (a USB barcode
+    scanner typing like a keyboard, its terminating CR/LF/Tab already removed). ``text`` may be anything:
+    the flow validates it (``contract.application_id``)."""
+
+    text: str = field(repr=False)
+    source: str = "qr"
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoGuidance(Event):
+    """The camera's live guidance on the latest frame (``kiosk.core.ports.LiveGuidance``)."""
+
+    guidance: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class CameraResult(Event):
+    """A photo taken with ``Camera.capture``: ``result`` is a ``kiosk.core.ports.PhotoResult``."""
+
+    ticket: int
+    result: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult(Event):
+    """A disk or network task (``kiosk.core.ports.Task``) finished on the task worker."""
+
+    ticket: int
+    result: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed(Event):
+    ticket: int
+    error: BaseException = field(default_factory=Exception)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDelivered(Event):
+    """The flusher delivered (or the server refused) an outbox item: ``outcome`` "delivered" | "dead"."""
+
+    item_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTyped(Event):
+    """A character from a hardware keyboard — on a kiosk, a USB barcode scanner typing like one
+    (``kiosk.core.wedge`` turns a burst ending in CR, LF or Tab into ``CodeScanned``)."""
+
+    char: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Tick(Event):
     """Time passed; ``now`` is monotonic seconds from the injected clock."""
 
@@ -168,4 +223,61 @@ class ToggleHighContrast(Event):
 
 @dataclass(frozen=True, slots=True)
 class ToggleSpeech(Event):
+    pass
+
+
+# --- the application and the status lookup ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Continue(Event):
+    """"Next" / "Yes, that is right" / "Use this photo": the current step is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class Back(Event):
+    """One step back (nothing typed or taken so far is kept unless the step says so)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TypeInstead(Event):
+    """Type the application ID on the keypad instead of showing the QR code."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInstead(Event):
+    """Back to reading the QR code (or the scanner)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TakePhoto(Event):
+    """Start the countdown; the photo is taken when it reaches zero."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retake(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EditField(Event):
+    """Open the keyboard for ``field``: "email" or "braille"."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToggleOption(Event):
+    """Switch ``option``: "certificates", "under_15" or "consent"."""
+
+    option: str
+
+
+@dataclass(frozen=True, slots=True)
+class Submit(Event):
+    """Send the application (from the review screen, with the consent given)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrintReceipt(Event):
     pass

@@ -60,9 +60,9 @@ class InputSpec:
 
     def problem(self, value: bytes | bytearray) -> tuple[str, dict[str, object]] | None:
         """Why ``value`` is not acceptable yet (a message key and arguments), or None."""
-        if len(value) < self.min_length:
+        text = bytes(value).decode("utf-8", "replace")
+        if len(text) < self.min_length:
             return INPUT_TOO_SHORT, {"minimum": self.min_length}
-        text = bytes(value).decode("ascii", "replace")
         missing = [group for group in self.must_contain if not any(c in group for c in text)]
         if missing:
             return INPUT_MISSING_KIND, {"kinds": tuple("digit" if set(g) <= set(DIGITS) else "letter"
@@ -76,6 +76,12 @@ NEW_PIN4 = InputSpec(4, 4, confirm=True)
 SIGN_PIN = InputSpec(6, 16, alphabet=UPPER + DIGITS, fold_case=True)
 NEW_SIGN_PIN = InputSpec(6, 16, alphabet=UPPER + DIGITS, confirm=True, must_contain=(UPPER, DIGITS), fold_case=True)
 APPLICATION_ID = InputSpec(23, 23, masked=False)
+# Contact e-mail (optional): what contract.payloads accepts is checked on submit; the keyboard offers these.
+EMAIL_KEYS = string.ascii_lowercase + DIGITS + "@._-+"
+EMAIL = InputSpec(3, 254, alphabet=EMAIL_KEYS, masked=False, fold_case=False)
+# The braille name on the card (点字氏名): katakana, up to 11 characters (workflows-and-peers.md C.1).
+KATAKANA = "".join(chr(c) for c in range(0x30A1, 0x30F5)) + "ー"
+BRAILLE_NAME = InputSpec(1, 11, alphabet=KATAKANA, masked=False)
 
 SPEC_FOR_PIN_FORMAT = {PinFormat.DIGITS4: PIN4, PinFormat.SIGN: SIGN_PIN}
 
@@ -112,7 +118,10 @@ class InputBuffer:
 
     def __init__(self, spec: InputSpec = PIN4) -> None:
         self.spec = spec
-        self._chars = bytearray(spec.max_length)
+        # UTF-8 in a fixed bytearray (4 bytes per character at most): PINs are ASCII, a braille name katakana
+        self._chars = bytearray(spec.max_length * 4)
+        self._sizes: list[int] = []  # bytes of each character typed, for backspace
+        self._used = 0
         self._count = 0
         self._first: bytearray | None = None  # the first entry, while the confirmation is typed
         self.show = False
@@ -134,14 +143,19 @@ class InputBuffer:
         stored = self.spec.normalise(char)
         if stored is None or self._count >= self.spec.max_length:
             return False
-        self._chars[self._count] = ord(stored)
+        encoded = stored.encode("utf-8")
+        self._chars[self._used : self._used + len(encoded)] = encoded
+        self._used += len(encoded)
+        self._sizes.append(len(encoded))
         self._count += 1
         return True
 
     def backspace(self) -> None:
         if self._count:
+            size = self._sizes.pop()
             self._count -= 1
-            self._chars[self._count] = 0
+            self._used -= size
+            self._chars[self._used : self._used + size] = bytes(size)
 
     def clear(self) -> None:
         """Zero the current entry (and a kept first entry); "show" is switched off too."""
@@ -153,17 +167,27 @@ class InputBuffer:
 
     def _zero_current(self) -> None:
         zero(self._chars)
+        self._sizes.clear()
+        self._used = 0
         self._count = 0
+
+    def text(self) -> str:
+        """What is typed, as text — for entries that are not secret (``spec.masked`` False) only."""
+        if self.spec.masked:
+            raise ValueError("a masked entry is never turned into a string")
+        return self._chars[: self._used].decode("utf-8")
 
     def shown(self) -> str | None:
         if not self.show:
             return None
-        return self._chars[: self._count].decode("ascii")
+        return self._chars[: self._used].decode("utf-8")
 
     # --- submitting -----------------------------------------------------------------------------------
 
     def problem(self) -> tuple[str, dict[str, object]] | None:
-        return self.spec.problem(self._chars[: self._count])
+        if self._count < self.spec.min_length:
+            return INPUT_TOO_SHORT, {"minimum": self.spec.min_length}
+        return self.spec.problem(self._chars[: self._used])
 
     def submit(self) -> tuple[bytearray | None, tuple[str, dict[str, object]] | None]:
         """``(entry, None)`` when complete (the receiver owns and zeroes it), ``(None, None)`` after the first
@@ -171,7 +195,7 @@ class InputBuffer:
         problem = self.problem()
         if problem is not None:
             return None, problem
-        entry = bytearray(self._chars[: self._count])
+        entry = bytearray(self._chars[: self._used])
         self._zero_current()
         if self.spec.confirm and self._first is None:
             self._first = entry
@@ -195,7 +219,7 @@ class InputBuffer:
         keys = layout
         return InputView(
             entered=self._count, min_length=self.spec.min_length, max_length=self.spec.max_length, keys=keys,
-            masked=self.spec.masked, shown=self.shown() if self.spec.masked else self._chars[: self._count].decode(),
+            masked=self.spec.masked, shown=self.shown() if self.spec.masked else self.text(),
             stage=self.stage, remaining_tries=remaining_tries,
             error_key=error[0] if error else None, error_args=dict(error[1]) if error else {},
             note_key=note[0] if note else None, note_args=dict(note[1]) if note else {})
@@ -205,5 +229,5 @@ class InputBuffer:
         return any(self._chars) or (self._first is not None and any(self._first))
 
 
-__all__ = ["APPLICATION_ID", "INPUT_KEYS", "NEW_PIN4", "NEW_SIGN_PIN", "PIN4", "SIGN_PIN", "SPEC_FOR_PIN_FORMAT",
-           "InputBuffer", "InputSpec", "InputView"]
+__all__ = ["APPLICATION_ID", "BRAILLE_NAME", "EMAIL", "INPUT_KEYS", "KATAKANA", "NEW_PIN4", "NEW_SIGN_PIN", "PIN4",
+           "SIGN_PIN", "SPEC_FOR_PIN_FORMAT", "InputBuffer", "InputSpec", "InputView"]

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 from drivers.mynumber.card import MyNumberCard
 from drivers.mynumber.verifier import CardVerifier
@@ -134,4 +135,172 @@ class TicketCounter:
         return next(self._next)
 
 
-__all__ = ["CardJobs", "CardOperation", "OpenCard", "TicketCounter", "Tickets", "Wipeable", "wipe_if_personal"]
+
+
+# --- the camera (application photos, the QR code on the mailed form) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One camera picture: ``rgb`` is row-major RGB888, top row first (what a Kivy texture blits)."""
+
+    width: int
+    height: int
+    rgb: bytes = field(repr=False)
+    seq: int = 0  # increases with every frame of one camera session
+    captured_at: float = 0.0  # monotonic seconds
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoProblem:
+    """One automatic check that failed, with the message key of its plain-words fix (``photo.fix.*``)."""
+
+    check: str  # e.g. "one_face", "centred", "face_size", "eyes_open", "background", "exposure", "sharpness"
+    fix_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveGuidance:
+    """What the preview says right now (cheap checks on a small copy of the latest frame)."""
+
+    seq: int
+    face: tuple[float, float, float, float] | None  # x, y, w, h as fractions of the frame; None: no face
+    problems: tuple[PhotoProblem, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return self.face is not None and not self.problems
+
+
+@dataclass(slots=True, repr=False)
+class PhotoResult:
+    """The final check of a taken photo: the cropped 3.5:4.5 JPEG when every check passed, else why not.
+
+    ``jpeg`` is a face photo (personal data): ``wipe()`` it as soon as it is queued or discarded.
+    """
+
+    problems: tuple[PhotoProblem, ...]
+    jpeg: bytes | None = None
+    width: int = 0
+    height: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and self.jpeg is not None
+
+    def wipe(self) -> None:
+        self.jpeg = None
+
+    def __repr__(self) -> str:
+        return f"PhotoResult(problems={[p.check for p in self.problems]}, jpeg={'held' if self.jpeg else None})"
+
+
+class Camera(Protocol):
+    """The kiosk camera (a real one through OpenCV, or image files in demo mode and tests).
+
+    ``start``/``stop`` bracket one use (the preview screen); ``latest`` is what the preview draws and never
+    blocks; live guidance arrives as ``PhotoGuidance`` events and QR codes seen as ``CodeScanned`` events
+    (``source="qr"``), both posted from the camera's own thread; ``capture`` takes the photo and answers
+    with ``CameraResult(ticket, PhotoResult)``.
+    """
+
+    def start(self, *, guidance: bool, qr: bool) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def latest(self) -> Frame | None: ...
+
+    def capture(self) -> int: ...
+
+
+# --- disk and network work (the outbox, the central server) ---------------------------------------------------
+
+
+class StorageFull(Exception):
+    """The kiosk's disk cannot take what a task wanted to store (``kiosk.services.outbox.OutboxFull``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedApplication:
+    """What the resident is told at once: the application is on disk and queued (``local_number`` is the
+    kiosk's own reference for the receipt; ``item_id`` matches later delivery news)."""
+
+    item_id: str
+    local_number: str
+    state: str = "queued"  # queued | delivered
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptSlip:
+    """What a printed receipt carries: the kiosk's reference, the masked ID and the state — nothing else
+    about the resident (no name, no e-mail, no photo, not the whole ID)."""
+
+    language: str
+    local_number: str
+    application_id_masked: str
+    state: str  # queued | delivered
+    kiosk_id: str
+    issued_at: datetime  # local time, printed to the minute
+
+
+class PrinterPort(Protocol):
+    """The receipt printer (``kiosk.services.receipt_printer``): a PDF in demo mode, CUPS or ESC/POS."""
+
+    def print_receipt(self, slip: ReceiptSlip) -> str:
+        """Print one slip; answers where it went (a file, a CUPS job id). Raises on failure."""
+        ...
+
+
+class OutboxPort(Protocol):
+    """The durable outbox (``kiosk.services.outbox.Outbox``)."""
+
+    def enqueue(self, kind: str, payload: Mapping[str, Any]) -> Any: ...
+
+    def can_accept(self, size: int | None = None) -> bool:
+        """Whether one more application (default: the largest possible) fits on the disk now."""
+        ...
+
+
+class CentralPort(Protocol):
+    """The central server client (``kiosk.services.central.CentralClient``), used from the task worker."""
+
+    def application_status(self, application_id: str) -> Any: ...
+
+    def renewal_nonce(self) -> Any:
+        """A single-use nonce (``.nonce`` bytes) for the card to sign in a renewal."""
+        ...
+
+
+class ServiceContext(Protocol):
+    """What a task's ``run`` may use; built by the composition root, used only on the task worker."""
+
+    @property
+    def outbox(self) -> OutboxPort: ...
+
+    @property
+    def printer(self) -> PrinterPort | None: ...
+
+    def central(self) -> CentralPort: ...
+
+
+class Task(Protocol[R_co]):
+    """One piece of disk or network work with a typed result, run on the task worker (never the UI
+    thread: a SQLite commit or an HTTPS round trip can take seconds)."""
+
+    def run(self, services: ServiceContext) -> R_co: ...
+
+    def wipe(self) -> None:
+        """Drop any personal data the task carries (idempotent)."""
+        ...
+
+
+class TaskJobs(Protocol):
+    """The task worker's queue: ``submit`` returns a ticket at once; the outcome arrives as
+    ``TaskResult``/``TaskFailed`` with that ticket."""
+
+    def submit(self, task: Task[object]) -> int: ...
+
+
+__all__ = ["Camera", "CardJobs", "CardOperation", "CentralPort", "Frame", "LiveGuidance", "OpenCard", "OutboxPort",
+           "PhotoProblem", "PhotoResult", "PrinterPort", "QueuedApplication", "ReceiptSlip", "ServiceContext",
+           "StorageFull", "Task", "TaskJobs", "TicketCounter", "Tickets", "Wipeable", "wipe_if_personal"]

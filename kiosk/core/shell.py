@@ -28,28 +28,34 @@ from kiosk.core import messages as m
 from kiosk.core.dispatch import Clock, Dispatcher
 from kiosk.core.events import (
     CallStaff,
+    CameraResult,
     Cancel,
     CancelStaffCall,
     CardFailed,
     CardInserted,
     CardRemoved,
     CardResult,
+    CodeScanned,
     Event,
+    KeyTyped,
     LanguageChosen,
     MoreTime,
     ReaderChanged,
     StaffCallUpdated,
     Start,
+    TaskFailed,
+    TaskResult,
     Tick,
     ToggleHighContrast,
     ToggleLargeText,
     ToggleSpeech,
     Touched,
 )
-from kiosk.core.flows import TASKS, Flow, FlowView
-from kiosk.core.ports import CardJobs, wipe_if_personal
+from kiosk.core.flows import APPLICATION, TASKS, Flow, FlowView
+from kiosk.core.ports import Camera, CardJobs, Task, TaskJobs, wipe_if_personal
 from kiosk.core.session import Session
 from kiosk.core.view import ReaderState, Screen, ViewState
+from kiosk.core.wedge import WedgeBuffer
 
 LOG = logging.getLogger(__name__)
 
@@ -58,6 +64,14 @@ _NOT_USABLE = frozenset({ReaderState.NO_READER, ReaderState.READER_LOST, ReaderS
 
 FlowFactory = Callable[["Shell"], Flow]
 StaffCaller = Callable[[bool], None]  # True: call staff, False: take the call back (kiosk.services.staff_call)
+
+
+class _NoTasks:
+    """A kiosk built without a task worker: any disk or network task fails at once, truthfully."""
+
+    def submit(self, task: Task[object]) -> int:
+        task.wipe()
+        raise RuntimeError("this kiosk has no task worker (no outbox or central server configured)")
 
 
 class Shell:
@@ -69,8 +83,12 @@ class Shell:
     """
 
     def __init__(self, dispatcher: Dispatcher, card_jobs: CardJobs, clock: Clock, config: KioskConfig, *,
-                 flows: dict[str, FlowFactory], staff_caller: StaffCaller | None = None) -> None:
+                 flows: dict[str, FlowFactory], staff_caller: StaffCaller | None = None,
+                 tasks: TaskJobs | None = None, camera: Camera | None = None) -> None:
         self._jobs = card_jobs
+        self._tasks = tasks if tasks is not None else _NoTasks()
+        self._camera = camera
+        self._wedge = WedgeBuffer()
         self._clock = clock
         self._config = config
         self._languages = config.kiosk.languages or ("ja",)
@@ -90,7 +108,9 @@ class Shell:
         self._handlers: dict[type[Event], Callable[[Event], None]] = {
             Tick: self._on_tick, Touched: self._on_touched, Start: self._on_start,
             ReaderChanged: self._on_reader_changed, CardInserted: self._on_card_inserted,
-            CardRemoved: self._on_card_removed, CardResult: self._on_card_outcome, CardFailed: self._on_card_outcome,
+            CardRemoved: self._on_card_removed, CardResult: self._on_outcome, CardFailed: self._on_outcome,
+            TaskResult: self._on_outcome, TaskFailed: self._on_outcome, CameraResult: self._on_outcome,
+            KeyTyped: self._on_key_typed, CodeScanned: self._on_code_scanned,
             Cancel: self._on_cancel, MoreTime: self._on_more_time, CallStaff: self._on_call_staff,
             CancelStaffCall: self._on_cancel_staff_call, StaffCallUpdated: self._on_staff_call_updated,
             LanguageChosen: self._on_language, ToggleLargeText: self._on_toggle_large_text,
@@ -114,6 +134,14 @@ class Shell:
     @property
     def jobs(self) -> CardJobs:
         return self._jobs
+
+    @property
+    def tasks(self) -> TaskJobs:
+        return self._tasks
+
+    @property
+    def camera(self) -> Camera | None:
+        return self._camera
 
     @property
     def policy(self) -> PinPolicy:
@@ -140,7 +168,8 @@ class Shell:
         return self._insertion
 
     @property
-    def tasks(self) -> tuple[str, ...]:
+    def task_names(self) -> tuple[str, ...]:
+        """The tasks this kiosk offers, in the attract screen's order."""
         return tuple(self._flows)
 
     def end_session(self) -> None:
@@ -261,11 +290,25 @@ class Shell:
         else:
             self._session.wipe_personal_data()
 
-    def _on_card_outcome(self, event: CardResult | CardFailed) -> None:
+    def _on_outcome(self, event: CardResult | CardFailed | TaskResult | TaskFailed | CameraResult) -> None:
         if self._active is not None:
             self._active.handle(event)
-        elif isinstance(event, CardResult):
-            wipe_if_personal(event.result)
+        elif isinstance(event, CardResult | TaskResult | CameraResult):
+            wipe_if_personal(event.result)  # nobody waits for it any more
+
+    def _on_key_typed(self, event: KeyTyped) -> None:
+        """A barcode scanner types like a keyboard: a burst ending in CR/LF/Tab is one code."""
+        code = self._wedge.feed(event.char, self._clock.now())
+        if code is not None:
+            self._on_code_scanned(CodeScanned(code, "scanner"))
+
+    def _on_code_scanned(self, event: CodeScanned) -> None:
+        if self._screen is Screen.TAKE_CARD:
+            return
+        self._activity()
+        if self._active is None and APPLICATION in self._flows:
+            self._start(APPLICATION)  # a form scanned on the attract screen: the application
+        self._forward(event)
 
     def _on_cancel(self, _event: Cancel) -> None:
         if self._screen is Screen.TAKE_CARD:
@@ -377,8 +420,14 @@ class Shell:
             staff_called=self._staff_call in ("sending", "sent"),
             staff_call=self._staff_call,
             session_id=self._session.id,
-            tasks=self.tasks if flow.screen is Screen.ATTRACT else (),
+            tasks=self.task_names if flow.screen is Screen.ATTRACT else (),
             reminder=self._reminders if flow.screen is Screen.TAKE_CARD else 0,
+            id_entry=flow.id_entry,
+            photo=flow.photo,
+            application=flow.application,
+            receipt=flow.receipt,
+            status=flow.status,
+            renewal=flow.renewal,
         )
 
 

@@ -23,6 +23,20 @@ class Screen(StrEnum):
     RESULT = "result"
     GO_TO_COUNTER = "go_to_counter"  # one try left at an unattended kiosk, PIN blocked, …
     ERROR = "error"  # not a My Number card, reader problem, …
+    # the application and the status lookup (kiosk/core/flows/application)
+    ID_SCAN = "id_scan"  # "show the QR code of your form to the camera, or scan it" (camera preview)
+    ID_KEYPAD = "id_keypad"  # the 23-digit application ID on the on-screen keypad
+    ID_CONFIRM = "id_confirm"  # "is this your number?"
+    PHOTO = "photo"  # live preview with the face oval, guidance, countdown
+    PHOTO_REVIEW = "photo_review"  # the photo taken, and what to fix if a check failed
+    DETAILS = "details"  # contact e-mail, options (certificates, braille name)
+    TEXT_ENTRY = "text_entry"  # on-screen keyboard for the e-mail address or the braille name
+    REVIEW = "review"  # everything that will be sent, the consent, submit
+    WORKING = "working"  # saving, checking the photo, asking the server
+    RECEIPT = "receipt"  # the application is stored: its reference and whether it was delivered
+    STATUS_RESULT = "status_result"  # where an application is, and the next step
+    # renewal with an existing card (kiosk/core/flows/renewal)
+    RENEWAL_CHECK = "renewal_check"  # may this card be renewed now? (its certificate's renewal window)
 
 
 class ReaderState(StrEnum):
@@ -81,6 +95,69 @@ class ResultView:
 
 
 @dataclass(frozen=True, slots=True)
+class IdEntryView:
+    """The application ID being read. ``value`` is shown to the resident (grouped by 4), never spoken."""
+
+    purpose: str  # "application" | "status"
+    value: str | None = field(default=None, repr=False)
+    from_qr: bool = False  # read from the form's QR code: shown, not editable
+    error_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoView:
+    """The camera step: live guidance while previewing, the final check after the photo is taken."""
+
+    live: bool = False  # the preview is running (the UI draws the camera's latest frame)
+    countdown: int | None = None
+    face: tuple[float, float, float, float] | None = None
+    guidance: tuple[str, ...] = ()  # fix keys of the live checks ("photo.fix.*")
+    problems: tuple[str, ...] = ()  # fix keys of the final check (empty: the photo passed)
+    jpeg: bytes | None = field(default=None, repr=False)  # the photo taken (personal data), only on review
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationView:
+    """What the application holds so far; on the review screen, everything that will be sent."""
+
+    application_id: str | None = field(default=None, repr=False)
+    email: str | None = field(default=None, repr=False)
+    certificates: bool = True
+    under_15: bool = False
+    braille: str | None = field(default=None, repr=False)
+    consent: bool = False
+    photo_jpeg: bytes | None = field(default=None, repr=False)
+    editing: str | None = None  # TEXT_ENTRY: "email" | "braille"
+    error_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    local_number: str
+    application_id_masked: str  # "**** **** **** **** **** 123": nothing else identifying
+    state: str  # queued | delivered | refused
+    printable: bool = False  # a receipt printer is configured
+    printing: str | None = None  # None | "printing" | "printed" | "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalView:
+    """Whether the card in the reader may start a renewal here, and the dates that say why (no personal
+    data: the certificate's expiry day only, as the card check also shows it)."""
+
+    status: str  # eligible | not_yet | expired | not_genuine
+    expires: str | None = None  # "2027-01-31" (the auth certificate's last day)
+    opens: str | None = None  # the first day of the renewal window, when it is still to come
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    application_id_masked: str
+    status_key: str  # "status.received" | "status.in_production" | … | "status.unknown"
+    next_step_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ViewState:
     screen: Screen
     language: str
@@ -99,3 +176,9 @@ class ViewState:
     session_id: int = 0  # changes every session (the UI drops textures when it changes)
     tasks: tuple[str, ...] = ()  # on the attract screen: the tasks this kiosk offers (kiosk.core.flows)
     reminder: int = 0  # TAKE_CARD: counts the reminders, so the guidance is spoken again
+    id_entry: IdEntryView | None = None
+    photo: PhotoView | None = None
+    application: ApplicationView | None = None
+    receipt: ReceiptView | None = None
+    status: StatusView | None = None
+    renewal: RenewalView | None = None

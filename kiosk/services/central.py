@@ -19,10 +19,12 @@ Why it looks like this:
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -31,19 +33,26 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from contract.application_id import check_application_id
 from contract.payloads import (
+    PayloadInvalid,
     is_idempotency_key,
     is_pickup_id,
     is_staff_call_id,
     validate_handover,
     validate_staff_call,
 )
+from contract.renewal import decode_nonce, validate_renewal_request
 from kiosk import __version__
 from kiosk.services.errors import (
+    RENEWAL_UNAVAILABLE,
     CentralError,
     Conflict,
     GrantRefused,
+    RateLimited,
     Rejected,
+    RenewalRefused,
+    RenewalUnavailable,
     ServerError,
     ServerTimeout,
     ServerUnreachable,
@@ -66,6 +75,29 @@ class SubmitResult:
     status: str
     received_at: str
     duplicate: bool
+
+
+APPLICATION_STATES = ("received", "in_production", "ready_for_pickup", "picked_up", "refused")
+NEXT_STEPS = ("wait_for_notice", "collect_at_counter", "contact_counter")
+
+
+@dataclass(frozen=True)
+class ApplicationStatus:
+    """Where an application is, as the resident may see it (``GET /v1/applications/{id}/status``).
+
+    ``status``: received, in_production, ready_for_pickup, picked_up, refused — or ``unknown`` when the server
+    knows no application under the id (its 404: a typo, or an application not yet received). ``next_step``:
+    wait_for_notice, collect_at_counter, contact_counter or None. Nothing personal: the id comes back masked.
+    """
+
+    status: str
+    application_id_masked: str
+    updated_at: str | None = None
+    next_step: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.status != "unknown"
 
 
 @dataclass(frozen=True)
@@ -98,6 +130,28 @@ class HandoverGrant:
     grant: str = field(repr=False)
     pickup_id: str
     expires_at: str
+
+
+@dataclass(frozen=True)
+class RenewalNonce:
+    """A single-use challenge for one renewal (``POST /v1/renewals/nonces``): 32 bytes, this kiosk only.
+
+    The card signs ``contract.renewal.digest_info(renewal_message(nonce, payload))``; the renewal must reach
+    the server before ``expires_at`` (aware UTC; default 24 h after issue), through the outbox.
+    """
+
+    nonce: bytes = field(repr=False)
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RenewalReceipt:
+    """The server's receipt for a renewal (``duplicate``: it had it already under this key)."""
+
+    receipt_id: str
+    status: str
+    received_at: str
+    duplicate: bool
 
 
 @dataclass(frozen=True)
@@ -142,6 +196,7 @@ class CentralClient:
         self.timeout = (connect_timeout, read_timeout)
         self._owns_session = session is None
         self._session = session if session is not None else _new_session()
+        _install_redaction()
 
     @classmethod
     def from_config(cls, config: Any) -> CentralClient:
@@ -188,6 +243,85 @@ class CentralClient:
             )
         except KeyError as exc:
             raise ServerError(status, "the central server's answer has no receipt id") from exc
+
+    def renewal_nonce(self) -> RenewalNonce:
+        """POST /v1/renewals/nonces: a nonce for the card to sign, before the resident confirms.
+
+        Errors: ``RateLimited`` (429 too_many_nonces, ``retry_after``), ``RenewalUnavailable`` (503
+        renewals_not_configured: the city's server does not take renewals), and the usual typed errors.
+        """
+        try:
+            status, answer = self._send("POST", "/v1/renewals/nonces", "/v1/renewals/nonces", None, {})
+        except ServerError as exc:
+            unavailable = _renewal_unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+        try:
+            nonce = decode_nonce(answer.get("nonce"))
+            expires_at = datetime.fromisoformat(str(answer.get("expires_at")))
+        except (PayloadInvalid, ValueError) as exc:
+            raise ServerError(status, "the central server gave no usable renewal nonce") from exc
+        if expires_at.tzinfo is None:
+            raise ServerError(status, "the central server gave a renewal nonce without a time zone")
+        return RenewalNonce(nonce=nonce, expires_at=expires_at)
+
+    def submit_renewal(self, body: Mapping[str, Any], idempotency_key: str) -> RenewalReceipt:
+        """POST /v1/renewals with ``{nonce, auth_certificate, signature, payload}`` (``contract.renewal``).
+
+        The body's form is checked first (``validate_renewal_request``; ``PayloadInvalid`` is a ValueError and
+        nothing is sent). A refusal that no retry can change — the nonce, certificate, signature or payload —
+        is ``RenewalRefused`` with the server's code; 503 ``revocation_not_checked`` / ``renewals_not_configured``
+        is ``RenewalUnavailable`` (retryable); 401/403 about the kiosk's own certificate stay ``Rejected``.
+        """
+        validate_renewal_request(body)
+        try:
+            status, answer = self._post("/v1/renewals", "/v1/renewals", body, idempotency_key)
+        except Rejected as exc:
+            if is_kiosk_level(exc.status, exc.server_code):
+                raise
+            raise RenewalRefused(exc.status, exc.server_code, exc.message) from exc
+        except ServerError as exc:
+            unavailable = _renewal_unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+        try:
+            return RenewalReceipt(
+                receipt_id=str(answer["receipt_id"]),
+                status=str(answer.get("status", "")),
+                received_at=str(answer.get("received_at", "")),
+                duplicate=bool(answer.get("duplicate", status == 200)),
+            )
+        except KeyError as exc:
+            raise ServerError(status, "the central server's answer has no receipt id") from exc
+
+    def application_status(self, application_id: str) -> ApplicationStatus:
+        """GET /v1/applications/{id}/status: where the resident's application is.
+
+        The id is checked first (``contract.application_id``: exactly 23 ASCII digits, the whole string): an
+        ``InvalidApplicationId`` (a ValueError) means nothing was sent. An id the server does not know is an
+        answer, ``status="unknown"``; too many unknown ids from this kiosk are ``RateLimited`` (429, with
+        ``retry_after``); the rest are the usual typed errors. Logs name the route template, never the id.
+        """
+        check_application_id(application_id)
+        path = f"/v1/applications/{application_id}/status"
+        try:
+            status, answer = self._send("GET", path, "/v1/applications/{id}/status", None, {})
+        except Rejected as exc:
+            if exc.status == 404 and exc.server_code == "application_not_found":
+                return ApplicationStatus(status="unknown", application_id_masked=_masked(application_id))
+            raise
+        value, step = answer.get("status"), answer.get("next_step")
+        if value not in APPLICATION_STATES or (step is not None and step not in NEXT_STEPS):
+            raise ServerError(status, "the central server gave no usable application status")
+        masked = answer.get("application_id_masked")
+        return ApplicationStatus(
+            status=str(value),
+            application_id_masked=masked if _is_masked(masked, application_id) else _masked(application_id),
+            updated_at=str(answer["updated_at"]) if answer.get("updated_at") else None,
+            next_step=step,
+        )
 
     def sign_in_clerk(self, username: str, password: str) -> ClerkSession:
         """POST /v1/clerk/sessions: a clerk signs in at this kiosk (401 wrong password, 423 locked)."""
@@ -339,6 +473,55 @@ class CentralClient:
         return response.status_code, _decode(response)
 
 
+def _renewal_unavailable(exc: ServerError) -> RenewalUnavailable | None:
+    """A 503 of the renewal routes, with its reason as the code (None for any other ServerError)."""
+    if exc.status == 503 and exc.server_code in RENEWAL_UNAVAILABLE:
+        return RenewalUnavailable(exc.status, f"the central server cannot take renewals now ({exc.server_code})",
+                                  server_code=exc.server_code)
+    return None
+
+
+def _masked(application_id: str) -> str:
+    """All but the last 4 digits hidden, as the server masks them (the screen may show this)."""
+    return "*" * (len(application_id) - 4) + application_id[-4:]
+
+
+def _is_masked(value: object, application_id: str) -> bool:
+    """The server's masked id is shown only if it is really masked (never a full id from a faulty server)."""
+    return isinstance(value, str) and value == _masked(application_id)
+
+
+class _RedactApplicationIds(logging.Filter):
+    """urllib3 logs request lines (with the path) at DEBUG; a status lookup's path holds an application id.
+    Digit runs of an id's length are replaced before any handler sees the record."""
+
+    _ID = re.compile(r"(?<![0-9])[0-9]{23}(?![0-9])")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._ID.sub("{application_id}", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = self._ID.sub("{application_id}", record.msg)
+        return True
+
+
+def _install_redaction() -> None:
+    target = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactApplicationIds) for f in target.filters):
+        target.addFilter(_RedactApplicationIds())
+
+
+def _retry_after(response: requests.Response, document: object) -> float | None:
+    """Retry-After as delay-seconds (an HTTP-date is not trusted: kiosk clocks drift), else the body's hint."""
+    header = response.headers.get("Retry-After", "").strip()
+    if header.isascii() and header.isdigit():  # str.isdigit alone says yes to "²"
+        return float(header)
+    if isinstance(document, dict) and isinstance(document.get("retry_after_seconds"), int | float):
+        return max(0.0, float(document["retry_after_seconds"]))
+    return None
+
+
 def _staff_call_state(status: int, answer: Mapping[str, Any], call_id: str) -> StaffCallState:
     value = answer.get("status")
     if value not in ("open", "acknowledged", "cancelled"):
@@ -375,11 +558,19 @@ def _decode(response: requests.Response) -> dict[str, Any]:
         message = str(document.get("message") or "")[:300]
     if 300 <= status < 400:
         raise ServerError(status, f"the central server redirected (HTTP {status}); check server.url")
+    if status == 429:
+        wait = _retry_after(response, document)
+        after = "" if wait is None else f"; try again in {wait:.0f} s"
+        raise RateLimited(status, f"the central server is limiting this kiosk (HTTP 429){after}", wait)
     if status in _TRANSIENT_4XX or status >= 500:
-        raise ServerError(status, f"the central server could not handle the request now (HTTP {status})")
+        raise ServerError(status, f"the central server could not handle the request now (HTTP {status})",
+                          server_code=code)
     message = message or f"HTTP {status}"
     if status == 409:
-        raise Conflict(status, code or "conflict", message)
+        receipt = document.get("receipt") if isinstance(document, dict) else None
+        receipt_id = receipt.get("receipt_id") if isinstance(receipt, dict) else None
+        raise Conflict(status, code or "conflict", message,
+                       receipt_id=receipt_id if isinstance(receipt_id, str) else None)
     raise Rejected(status, code or f"http_{status}", message)
 
 

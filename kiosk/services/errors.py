@@ -9,9 +9,13 @@ never succeed" without knowing about ``requests`` or ``ssl``. ``requests``' exce
     ├── ServerTimeout                 connect or read timeout (``phase``); outcome unknown
     ├── TlsError                      certificate problem on either side (CA bundle, client cert/key)
     ├── ServerError(status)           5xx, 408, 429 or an unreadable answer: the server may do better later
+    │   ├── RateLimited               429: too many requests from this kiosk; ``retry_after`` seconds
+    │   └── RenewalUnavailable        503 for a renewal: not configured, or revocation not checked (yet)
     └── Rejected(status, code, msg)   4xx: the server understood and refused this request
-        ├── Conflict                  409: clashes with something the server already has
-        └── GrantRefused              401/403 for a handover: its grant is unknown, used or expired
+        ├── Conflict                  409: clashes with something the server already has (``receipt_id``:
+        │                             the first application's receipt, for ``already_submitted``)
+        ├── GrantRefused              401/403 for a handover: its grant is unknown, used or expired
+        └── RenewalRefused            4xx for a signed renewal: nonce, certificate, signature or payload refused
 
 Messages never contain request or response bodies: they may carry personal data. The server's own
 ``message`` is kept on ``Rejected`` for the screen, but the outbox stores only ``code``.
@@ -76,12 +80,25 @@ class TlsError(CentralError):
 
 
 class ServerError(CentralError):
-    """The server failed or is overloaded (5xx, 408, 429, or an answer that is not the contract's JSON)."""
+    """The server failed or is overloaded (5xx, 408, 429, or an answer that is not the contract's JSON).
 
-    def __init__(self, status: int, message: str) -> None:
+    ``server_code`` is the answer's ``error`` code when it gave one (filtered by ``safe_code``), else "".
+    """
+
+    def __init__(self, status: int, message: str, *, server_code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = f"http_{status}"
+        self.server_code = safe_code(server_code, "") if server_code else ""
+
+
+class RateLimited(ServerError):
+    """429: the server limits this kiosk (e.g. status lookups of unknown application ids). ``retry_after`` is
+    the server's Retry-After in seconds (None when it gave none); the flow can say "try again in a minute"."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None) -> None:
+        super().__init__(status, message)
+        self.retry_after = retry_after
 
 
 class Rejected(CentralError):
@@ -99,8 +116,19 @@ class Rejected(CentralError):
         return f"the central server refused the request (HTTP {self.status}, {self.server_code}): {self.message}"
 
 
+_RECEIPT_SHAPE = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
 class Conflict(Rejected):
-    """409: the server already holds something that clashes (e.g. this application under another key)."""
+    """409: the server already holds something that clashes (e.g. this application under another key).
+
+    ``receipt_id`` is the receipt of what the server already has (``already_submitted`` carries the first
+    application's), kept only when it looks like a reference — never free text from the server.
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, receipt_id: str | None = None) -> None:
+        super().__init__(status, code, message)
+        self.receipt_id = receipt_id if receipt_id is not None and _RECEIPT_SHAPE.fullmatch(receipt_id) else None
 
 
 GRANT_REASONS = frozenset({"grant_expired", "grant_used", "grant_refused"})
@@ -111,6 +139,46 @@ def is_kiosk_level(status: int, server_code: str) -> bool:
     ``kiosk_unknown``, ``kiosk_disabled``), not about the request: fixing the kiosk's setup makes the same
     request succeed, so an item refused this way waits instead of dying."""
     return status in (401, 403) and server_code.startswith("kiosk_")
+
+
+# A signed renewal (POST /v1/renewals) the server refused; sending it again cannot change the answer, because
+# the nonce, the certificate and the signature are fixed once the card has signed. The resident must apply
+# again (a new nonce, a new signature). ``not_in_renewal_window`` and ``certificate_*`` mean the card itself
+# cannot be used for a renewal here; ``payload_invalid`` / ``photo_*`` / ``validation_error`` are kiosk bugs.
+RENEWAL_REFUSALS = frozenset({
+    "nonce_unknown",
+    "nonce_expired",
+    "nonce_used",
+    "nonce_other_kiosk",
+    "certificate_malformed",
+    "certificate_untrusted",
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "certificate_revoked",
+    "certificate_not_for_auth",
+    "signature_invalid",
+    "payload_invalid",
+    "not_in_renewal_window",
+})
+# 503 answers of the renewal routes: the city's side is not ready; the same request may succeed later.
+RENEWAL_UNAVAILABLE = frozenset({"renewals_not_configured", "revocation_not_checked"})
+
+
+class RenewalRefused(Rejected):
+    """The server refused a renewal (any 4xx not about the kiosk's own certificate): never retried.
+
+    ``code`` is the server's code (one of ``RENEWAL_REFUSALS``, a ``photo_*`` code, ``validation_error``,
+    ``idempotency_key_reused``…), so the outbox's dead item and the staff screen say why.
+    """
+
+
+class RenewalUnavailable(ServerError):
+    """503 for a renewal: ``renewals_not_configured`` (no JPKI auth CA on the server) or
+    ``revocation_not_checked`` (no current CRL for the card's CA yet). Retryable; ``code`` says which."""
+
+    def __init__(self, status: int, message: str, *, server_code: str) -> None:
+        super().__init__(status, message, server_code=server_code)
+        self.code = self.server_code or f"http_{status}"
 
 
 class GrantRefused(Rejected):

@@ -17,10 +17,27 @@ Why each piece is there:
   retried automatically); 409 "already submitted" → the application is on the server, so it counts as
   delivered. A handover carries a clerk's single-use grant (not the clerk's 30-minute token, which would
   have died while the item waited); a refused grant is ``dead`` with its reason (``grant_expired``,
-  ``grant_used``, ``grant_refused``), because no retry can revive it.
+  ``grant_used``, ``grant_refused``), because no retry can revive it. A renewal carries the card's
+  signature over a single-use nonce: any refusal (``signature_invalid``, ``nonce_expired``,
+  ``certificate_revoked``…) is ``dead`` with its code — a signed renewal cannot change — while 503
+  ``revocation_not_checked`` (the city has no current CRL yet) waits like any server trouble.
 * Payloads are sealed with AES-GCM (``at_rest``) bound to the item id and kind; delivered items keep
   only a non-personal record (local number, kind, receipt id, delivered_at). ``secure_delete`` zeroes
   freed pages. ``last_error`` holds a short code, never text from a payload.
+* One row that no longer opens or decodes (tampered, a bad restore, an older version's bytes, a NULL) is
+  moved to ``dead`` with its reason (``payload_unreadable``, ``payload_undecodable``, ``payload_missing``)
+  at claim time, and the pass goes on with the next item: one bad row never blocks the queue.
+* **A full disk does not stop delivery.** The sealed payload lives in its own table (``payloads``), so a
+  claim, a retry or a "delivered" mark rewrites one small ``items`` row, not the photo (measured with the
+  payload inline: a claim of a 1.3 MB item wrote 2.7 MB to the WAL). What delivery still needs — WAL
+  frames for that row and, with ``secure_delete``, for zeroing the payload's pages — comes from a
+  **reserve file** beside the database (``<outbox>-reserve``, about the largest application plus the WAL's
+  checkpoint window): when a delivery-side write finds the disk full, the reserve is deleted and the write
+  retried once. Enqueueing never touches the reserve. The flusher re-creates it when space is back.
+* ``capacity()`` / ``can_accept(size)`` tell the flow **before** a resident starts whether an application
+  (default: the largest possible) can be stored: the file system must hold a margin plus its WAL copy, and
+  the file system plus the database's free pages a margin plus its WAL and database copies; the reserve
+  must be in place. Read-only and cheap: the UI thread may ask.
 * The flusher is a non-daemon thread (``stop()``/``join()``): the interpreter never kills it halfway
   through a commit, and the UI thread never waits for it — the UI only calls ``enqueue``/``status``,
   which take short SQLite transactions and never a network call.
@@ -29,6 +46,8 @@ Why each piece is there:
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import logging
 import os
 import random
@@ -40,21 +59,50 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from contract.payloads import PayloadInvalid, validate_application, validate_handover_item
+from contract.payloads import (
+    CONTACT_NAME_MAX,
+    EMAIL_MAX,
+    PHOTO_BASE64_MAX,
+    PayloadInvalid,
+    validate_application,
+    validate_handover_item,
+)
+from contract.renewal import MAX_CERTIFICATE_BASE64, MAX_SIGNATURE_BASE64, validate_renewal_request
+from kiosk.core.ports import StorageFull
 from kiosk.services.at_rest import PayloadCipher, PayloadUnreadable, load_key
-from kiosk.services.errors import CentralError, Conflict, GrantRefused, Rejected, is_kiosk_level
+from kiosk.services.errors import (
+    CentralError,
+    Conflict,
+    GrantRefused,
+    Rejected,
+    RenewalRefused,
+    is_kiosk_level,
+)
 
 log = logging.getLogger(__name__)
 
-KINDS = ("application", "handover")
+KINDS = ("application", "handover", "renewal")
 QUEUED, DELIVERED, DEAD = "queued", "delivered", "dead"
 # Server codes of a 409 that mean "the server already has this application" (it arrived, under another
 # key — e.g. a retry from a restored backup): delivered, not dead.
 ALREADY_SUBMITTED = frozenset({"already_submitted", "application_already_submitted", "duplicate_application"})
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"  # 2: payloads in their own table (1: in items.payload, still read)
 _KEY_CHECK = b"outbox key check"
+# The largest sealed item: the largest photo in base64, contact fields at their limits with every
+# character JSON-escaped (\uXXXX), the other fields, and the AES-GCM version byte, nonce and tag — plus, for
+# a renewal, the auth certificate and the signature at their limits.
+MAX_APPLICATION_BYTES = (
+    PHOTO_BASE64_MAX + 6 * (CONTACT_NAME_MAX + EMAIL_MAX + 20) + 1024 + MAX_CERTIFICATE_BASE64 + MAX_SIGNATURE_BASE64
+)
+# What stays free for everything else on the disk (logs, the OS) when the kiosk decides to take one more.
+DEFAULT_MARGIN_BYTES = 16 * 1024 * 1024
+# The WAL grows by up to SQLite's checkpoint window (1000 pages of 4 KiB) before it is reused.
+_WAL_WINDOW_BYTES = 4 * 1024 * 1024 + 256 * 1024
+# SQLite reports ENOSPC as SQLITE_FULL, except when the WAL index (-shm) cannot grow.
+_FULL_DISK_ERRORS = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_SHMSIZE})
+T = TypeVar("T")
 
 _SCHEMA = (
     """
@@ -63,7 +111,7 @@ CREATE TABLE IF NOT EXISTS items (
     id              TEXT NOT NULL UNIQUE,
     kind            TEXT NOT NULL,
     idempotency_key TEXT NOT NULL UNIQUE,
-    payload         BLOB,                               -- AES-GCM, NULL once delivered
+    payload         BLOB,                               -- schema 1 only (now in payloads); NULL once delivered
     created_at      REAL NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
@@ -76,11 +124,17 @@ CREATE TABLE IF NOT EXISTS items (
 )""",
     "CREATE INDEX IF NOT EXISTS items_due ON items (state, next_attempt_at)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
+    # The sealed payload apart from the bookkeeping: leases and marks never rewrite it. Deleted on delivery.
+    "CREATE TABLE IF NOT EXISTS payloads (item_seq INTEGER PRIMARY KEY, blob BLOB NOT NULL)",
 )
 
 
 class OutboxError(Exception):
     """The outbox cannot be opened or used; ``str()`` says what to do."""
+
+
+class OutboxFull(OutboxError, StorageFull):
+    """The disk (or the database's size limit) is full: nothing new can be stored until space is freed."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +217,48 @@ class OutboxStatus:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """Whether one more application fits, asked before a resident starts (``Outbox.capacity``).
+
+    A new application is written twice: into the WAL (new file-system space, unless the WAL file has room
+    left from before — not counted, to stay on the safe side), then into the database, where free pages left
+    by delivered items are reused. So it fits when ``free_bytes`` (the file system) covers the margin plus
+    one copy, and ``free_bytes + reusable_bytes`` (plus the database's free pages) covers the margin plus
+    two — and the reserve that keeps delivery going on a full disk is in place (or there is room for it).
+    """
+
+    free_bytes: int
+    reusable_bytes: int
+    item_bytes: int
+    margin_bytes: int
+    reserve_bytes: int
+    reserve_ready: bool
+
+    @property
+    def needed_bytes(self) -> int:
+        return self.margin_bytes + 2 * self.item_bytes
+
+    @property
+    def accepting(self) -> bool:
+        return (
+            self.reserve_ready
+            and self.free_bytes >= self.margin_bytes + self.item_bytes
+            and self.free_bytes + self.reusable_bytes >= self.needed_bytes
+        )
+
+    @property
+    def reason(self) -> str | None:
+        """None when accepting; else ``disk_full`` or ``reserve_in_use`` (the disk filled up while delivering)."""
+        if self.accepting:
+            return None
+        return "reserve_in_use" if not self.reserve_ready else "disk_full"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "needed_bytes": self.needed_bytes, "accepting": self.accepting,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class FlushEvent:
     """What happened to one item, for the UI (through ``post``) or a CLI report."""
 
@@ -201,8 +297,18 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] | None = None,
         busy_timeout: float = 10.0,
+        largest_item_bytes: int = MAX_APPLICATION_BYTES,
+        margin_bytes: int = DEFAULT_MARGIN_BYTES,
+        reserve_bytes: int | None = None,
     ) -> None:
+        """``reserve_bytes`` defaults to the largest item plus the WAL's checkpoint window; 0 keeps none."""
+        if largest_item_bytes < 1 or margin_bytes < 0 or (reserve_bytes is not None and reserve_bytes < 0):
+            raise ValueError("outbox sizes must not be negative (and the largest item at least 1 byte)")
         self.path = Path(path)
+        self.largest_item_bytes = largest_item_bytes
+        self.margin_bytes = margin_bytes
+        size = largest_item_bytes + _WAL_WINDOW_BYTES if reserve_bytes is None else reserve_bytes
+        self._reserve = _Reserve(self.path.with_name(self.path.name + "-reserve"), size)
         self.backoff = backoff or Backoff()
         self.lease_seconds = lease_seconds
         self.clock = clock  # wall clock: next_attempt_at must mean the same after a reboot
@@ -216,20 +322,25 @@ class Outbox:
         except BaseException:
             self._conn.close()
             raise
+        self.keep_reserve()
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def _prepare(self) -> None:
         # executescript() would commit on its own, so the schema goes in statement by statement.
-        with self._write() as db:
+        def prepare(db: sqlite3.Connection) -> Any:
             for statement in _SCHEMA:
                 db.execute(statement)
-            row = db.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
+            found = db.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
+            if found is None:
                 db.execute("INSERT INTO meta VALUES ('key_check', ?)",
                            (self._cipher.seal("meta", "key_check", _KEY_CHECK),))
-                return
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
+            return found
+
+        row = self._transaction(prepare, use_reserve=True)
+        if row is None:
+            return
         try:
             self._cipher.open("meta", "key_check", row[0])
         except PayloadUnreadable as exc:
@@ -263,6 +374,25 @@ class Outbox:
                         self._conn.execute("ROLLBACK")
                 raise
 
+    def _transaction(self, body: Callable[[sqlite3.Connection], T], *, use_reserve: bool = False) -> T:
+        """``body`` in one write transaction. With ``use_reserve`` (delivery-side writes), a full disk
+        releases the reserve file and the transaction is tried once more: delivering, and recording that
+        it was delivered, must not wait for someone to free disk space."""
+        try:
+            with self._write() as db:
+                return body(db)
+        except OutboxFull:
+            if not use_reserve:
+                raise
+            with self._lock:
+                released = self._reserve.release()
+            if not released:
+                raise
+            log.warning("outbox: the disk is full; the reserve was released so that delivery goes on "
+                        "(no new applications until space is freed)")
+            with self._write() as db:
+                return body(db)
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._translated():
@@ -282,6 +412,10 @@ class Outbox:
         try:
             yield
         except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code in _FULL_DISK_ERRORS:
+                raise OutboxFull(f"{self.path}: the outbox cannot write ({exc}); the disk is full — free "
+                                 "space on it") from exc
             raise OutboxError(f"{self.path}: the outbox database failed ({exc}); check disk space and "
                               "permissions") from exc
 
@@ -291,8 +425,9 @@ class Outbox:
         """Store ``payload`` encrypted and durably; return the receipt once it is on disk.
 
         An application is validated with ``contract.payloads.validate_application`` first, a handover
-        (pickup id, serial, time and the clerk's grant) with ``validate_handover_item``: a malformed one
-        raises ``PayloadInvalid`` (a ValueError naming the field) and nothing is stored.
+        (pickup id, serial, time and the clerk's grant) with ``validate_handover_item``, a renewal (nonce,
+        auth certificate, signature, payload) with ``contract.renewal.validate_renewal_request``: a
+        malformed one raises ``PayloadInvalid`` (a ValueError naming the field) and nothing is stored.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}; known: {', '.join(KINDS)}")
@@ -306,14 +441,21 @@ class Outbox:
             validate_application(payload)
         elif kind == "handover":
             validate_handover_item(payload)
+        elif kind == "renewal":
+            validate_renewal_request(payload)
         now = self.clock()
-        with self._write() as db:
+
+        def insert(db: sqlite3.Connection) -> int:
             cursor = db.execute(
                 "INSERT INTO items (id, kind, idempotency_key, payload, created_at, next_attempt_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (item_id, kind, secrets.token_hex(16), blob, now, now),
+                " VALUES (?, ?, ?, NULL, ?, ?)",
+                (item_id, kind, secrets.token_hex(16), now, now),
             )
             seq = cursor.lastrowid or 0
+            db.execute("INSERT INTO payloads (item_seq, blob) VALUES (?, ?)", (seq, blob))
+            return seq
+
+        seq = self._transaction(insert)  # never the reserve: that is for delivering what is queued
         self.wake.set()
         return Receipt(item_id=item_id, local_number=local_number(seq), kind=kind, created_at=now)
 
@@ -331,41 +473,76 @@ class Outbox:
         return [r[0] for r in rows]
 
     def claim(self, item_id: str) -> OutboxItem | None:
-        """Lease one due item for delivery (None if it is no longer due: someone else took it)."""
+        """Lease one due item for delivery (None if it is no longer due: someone else took it — or if its
+        payload does not open or decode, in which case it is now ``dead`` with the reason)."""
+        claimed = self._claim(item_id)
+        return claimed if isinstance(claimed, OutboxItem) else None
+
+    def _claim(self, item_id: str) -> OutboxItem | FlushEvent | None:
+        """``claim``, telling "not due" (None) from "dead at claim" (the event saying why)."""
         now = self.clock()
-        with self._write() as db:
-            row = db.execute(
-                "SELECT seq, kind, idempotency_key, payload, attempts, created_at FROM items"
-                " WHERE id = ? AND state = 'queued' AND next_attempt_at <= ?"
-                " AND (lease_until IS NULL OR lease_until <= ?)",
+
+        def lease(db: sqlite3.Connection) -> tuple[Any, ...] | None:
+            found = db.execute(
+                "SELECT i.seq, i.kind, i.idempotency_key, COALESCE(p.blob, i.payload), i.attempts, i.created_at"
+                " FROM items i LEFT JOIN payloads p ON p.item_seq = i.seq"
+                " WHERE i.id = ? AND i.state = 'queued' AND i.next_attempt_at <= ?"
+                " AND (i.lease_until IS NULL OR i.lease_until <= ?)",
                 (item_id, now, now),
             ).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE items SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
-                       (now + self.lease_seconds, item_id))
-        seq, kind, key, blob, attempts, created_at = row
-        try:
-            payload = self._cipher.open_json(item_id, kind, blob)
-        except PayloadUnreadable:
-            self.mark_dead(item_id, "payload_unreadable")
+            if found is not None:
+                db.execute("UPDATE items SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
+                           (now + self.lease_seconds, item_id))
+            return found
+
+        row = self._transaction(lease, use_reserve=True)
+        if row is None:
             return None
+        seq, kind, key, blob, attempts, created_at = row
+        payload = self._open_payload(item_id, kind, blob)
+        if isinstance(payload, str):
+            log.error("outbox item %s (%s): %s; moved to the dead items", local_number(seq), kind, payload)
+            self.mark_dead(item_id, payload)
+            return FlushEvent(item_id, local_number(seq), kind, DEAD, payload)
         return OutboxItem(item_id, local_number(seq), kind, key, payload, attempts + 1, created_at)
+
+    def _open_payload(self, item_id: str, kind: str, blob: object) -> Mapping[str, Any] | str:
+        """The payload, or the reason it cannot be had. Any failure to open or decode is a reason, never an
+        exception: an exception here would end the pass before the items queued behind this one."""
+        if blob is None:
+            return "payload_missing"
+        if not isinstance(blob, bytes):
+            return "payload_unreadable"
+        try:
+            plaintext = self._cipher.open(item_id, kind, blob)
+        except (PayloadUnreadable, ValueError):
+            return "payload_unreadable"
+        try:
+            document = json.loads(plaintext.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return "payload_undecodable"
+        return document if isinstance(document, dict) else "payload_undecodable"
 
     def mark_delivered(self, item_id: str, receipt_id: str | None, note: str | None = None) -> None:
         """Acknowledged: wipe the payload, keep a non-personal delivery record."""
         now = self.clock()
-        with self._write() as db:
-            db.execute(
+
+        def mark(db: sqlite3.Connection) -> None:
+            changed = db.execute(
                 "UPDATE items SET state = 'delivered', payload = NULL, receipt_id = ?, delivered_at = ?,"
                 " lease_until = NULL, last_error = ? WHERE id = ? AND state = 'queued'",
                 (receipt_id, now, note, item_id),
-            )
+            ).rowcount
+            if changed:
+                db.execute("DELETE FROM payloads WHERE item_seq = (SELECT seq FROM items WHERE id = ?)", (item_id,))
+
+        self._transaction(mark, use_reserve=True)
 
     def mark_retry(self, item_id: str, error: str) -> float:
         """Put the item back with backoff; returns the time of its next attempt."""
         now = self.clock()
-        with self._write() as db:
+
+        def retry(db: sqlite3.Connection) -> float:
             row = db.execute("SELECT attempts FROM items WHERE id = ?", (item_id,)).fetchone()
             attempts = row[0] if row else 1
             when = now + self.backoff.delay(attempts, self._rng)
@@ -375,15 +552,20 @@ class Outbox:
                 (when, error, item_id),
             )
             self._note_error(db, error, now)
-        return when
+            return when
+
+        return self._transaction(retry, use_reserve=True)
 
     def mark_dead(self, item_id: str, error: str) -> None:
         """Permanent refusal: kept (encrypted) for staff, never retried automatically."""
         now = self.clock()
-        with self._write() as db:
+
+        def dead(db: sqlite3.Connection) -> None:
             db.execute("UPDATE items SET state = 'dead', lease_until = NULL, last_error = ?"
                        " WHERE id = ? AND state = 'queued'", (error, item_id))
             self._note_error(db, error, now)
+
+        self._transaction(dead, use_reserve=True)
 
     @staticmethod
     def _note_error(db: sqlite3.Connection, error: str, now: float) -> None:
@@ -409,10 +591,16 @@ class Outbox:
             # The clerk's authorisation is gone (expired, used, unknown): staff must see it, not a retry loop.
             self.mark_dead(item.item_id, exc.code)
             return event(DEAD, exc.code)
+        except RenewalRefused as exc:
+            # A signed renewal is fixed: a refused nonce, certificate or signature stays refused.
+            self.mark_dead(item.item_id, exc.code)
+            return event(DEAD, exc.code)
         except Conflict as exc:
             if exc.server_code in ALREADY_SUBMITTED:
-                self.mark_delivered(item.item_id, None, exc.server_code)
-                return event(DELIVERED, exc.server_code)
+                # The server has this application (another key: a second try by the resident, another
+                # kiosk, a restored backup). Delivered, with the note and the first application's receipt.
+                self.mark_delivered(item.item_id, exc.receipt_id, exc.server_code)
+                return event(DELIVERED, exc.server_code, exc.receipt_id)
             self.mark_dead(item.item_id, exc.code)
             return event(DEAD, exc.code)
         except Rejected as exc:
@@ -421,6 +609,9 @@ class Outbox:
                     reason = GrantRefused(exc.status, exc.server_code, exc.message).code
                     self.mark_dead(item.item_id, reason)
                     return event(DEAD, reason)
+                if item.kind == "renewal" and not is_kiosk_level(exc.status, exc.server_code):
+                    self.mark_dead(item.item_id, exc.code)
+                    return event(DEAD, exc.code)
                 # About this kiosk (its certificate, its registration), not the item: wait for the fix.
                 self.mark_retry(item.item_id, exc.code)
                 return event("retry", exc.code)
@@ -458,10 +649,11 @@ class Outbox:
         for item_id in self.due_ids():
             if stop is not None and stop.is_set():
                 break
-            item = self.claim(item_id)
+            item = self._claim(item_id)
             if item is None:
                 continue
-            result = self.deliver(item, deliver)
+            # A row that does not open or decode is dead already: counted, reported, and the pass goes on.
+            result = item if isinstance(item, FlushEvent) else self.deliver(item, deliver)
             if listener is not None:
                 with contextlib.suppress(Exception):
                     listener(result)
@@ -502,17 +694,52 @@ class Outbox:
     def purge(self, older_than_seconds: float) -> tuple[int, int]:
         """Delete dead items and delivery records older than this; returns (dead, delivered) counts."""
         cutoff = self.clock() - older_than_seconds
-        with self._write() as db:
+
+        def purge(db: sqlite3.Connection) -> tuple[int, int]:
+            db.execute("DELETE FROM payloads WHERE item_seq IN"
+                       " (SELECT seq FROM items WHERE state = 'dead' AND created_at < ?)", (cutoff,))
             dead = db.execute("DELETE FROM items WHERE state = 'dead' AND created_at < ?", (cutoff,)).rowcount
             done = db.execute("DELETE FROM items WHERE state = 'delivered' AND delivered_at < ?",
                               (cutoff,)).rowcount
+            return dead, done
+
+        counts = self._transaction(purge, use_reserve=True)  # freeing space must work on a full disk
         self.checkpoint()
-        return dead, done
+        return counts
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it (old page images leave the -wal file)."""
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- disk space -----------------------------------------------------------------------------------
+
+    def capacity(self, size: int | None = None) -> Capacity:
+        """Whether an application of ``size`` bytes (default: the largest possible) can be stored now.
+
+        For the flow to ask before a resident starts. Reads only (a ``statvfs`` and two pragmas): cheap
+        enough for the UI thread, and it never creates or deletes anything.
+        """
+        wanted = self.largest_item_bytes if size is None else max(0, size)
+        with self._lock, self._translated():
+            page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+            free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        on_disk = _free_bytes(self.path.parent)
+        reserve = self._reserve.size
+        # A missing reserve is no obstacle when there is room to put it back beside one more application.
+        ready = reserve == 0 or self._reserve.present() or on_disk >= reserve + self.margin_bytes + 2 * wanted
+        return Capacity(free_bytes=on_disk, reusable_bytes=page_size * free_pages, item_bytes=wanted,
+                        margin_bytes=self.margin_bytes, reserve_bytes=reserve, reserve_ready=ready)
+
+    def can_accept(self, size: int | None = None) -> bool:
+        """True when an application of ``size`` bytes (default: the largest) may be started now."""
+        return self.capacity(size).accepting
+
+    def keep_reserve(self) -> bool:
+        """Put the reserve file back if it is missing and the disk has room for it and the margin; True when
+        it is in place. Called at open and by the flusher after each pass (never on the UI thread)."""
+        with self._lock:
+            return self._reserve.ensure(self.margin_bytes)
 
 
 def _status_of(db: sqlite3.Connection, now: float) -> OutboxStatus:
@@ -553,13 +780,20 @@ def open_outbox(config: Any) -> Outbox:
     """The outbox a ``KioskConfig`` describes (key loaded or created per ``outbox.key_source``).
 
     The lease outlives one whole attempt (connect + read timeout and a margin), so a second sender only
-    takes over an item whose first sender is really gone.
+    takes over an item whose first sender is really gone. ``outbox.margin_bytes`` and
+    ``outbox.reserve_bytes``, when the configuration has them, replace the defaults (16 MiB; the largest
+    application plus the WAL's checkpoint window).
     """
     section = config.outbox
     key = load_key(section.key_source, config.resolve(section.key_file))
     lease = config.timeouts.http_connect_seconds + config.timeouts.http_read_seconds + 10.0
     backoff = Backoff(section.backoff_base_seconds, section.backoff_max_seconds)
-    return Outbox(config.resolve(section.path), key, backoff=backoff, lease_seconds=lease)
+    sizes: dict[str, int] = {}
+    for name in ("margin_bytes", "reserve_bytes"):
+        value = getattr(section, name, None)
+        if value is not None:
+            sizes[name] = int(value)
+    return Outbox(config.resolve(section.path), key, backoff=backoff, lease_seconds=lease, **sizes)
 
 
 def flusher_from_config(config: Any, outbox: Outbox, *, listener: Listener | None = None) -> Flusher:
@@ -576,6 +810,82 @@ def flusher_from_config(config: Any, outbox: Outbox, *, listener: Listener | Non
 def local_number(seq: int) -> str:
     """The short number on the resident's slip (unique within this kiosk's outbox)."""
     return f"{seq:06d}"
+
+
+def _free_bytes(directory: Path) -> int:
+    """Bytes an unprivileged writer may still use on the file system holding ``directory``."""
+    try:
+        info = os.statvfs(directory)
+    except OSError:
+        return 0
+    return int(info.f_bavail) * int(info.f_frsize)
+
+
+class _Reserve:
+    """A file of ``size`` bytes beside the outbox, given back to the file system when a delivery-side write
+    finds the disk full, so that queued items can still be delivered and marked delivered.
+
+    Really allocated (``posix_fallocate``, else written with zeros), never sparse: a sparse file would free
+    nothing. Created under a temporary name and renamed, so a crash never leaves a short reserve behind.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size
+
+    def present(self) -> bool:
+        try:
+            return self.path.stat().st_size >= self.size
+        except OSError:
+            return False
+
+    def release(self) -> bool:
+        """Delete the reserve; True if it was there (so a retry may now find room)."""
+        if self.size == 0:
+            return False
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.error("outbox: the reserve file cannot be deleted (%s)", exc.strerror or type(exc).__name__)
+            return False
+        return True
+
+    def ensure(self, margin: int) -> bool:
+        if self.size == 0 or self.present():
+            return True
+        if _free_bytes(self.path.parent) < self.size + margin:
+            return False
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")  # two processes never share one
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _allocate(fd, self.size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            log.warning("outbox: the reserve file cannot be made (%s)", exc.strerror or type(exc).__name__)
+            return False
+        return True
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Blocks that really belong to the file: fallocate where the file system has it, else zeros."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+    chunk = b"\0" * (1 << 20)
+    written = 0
+    while written < size:
+        written += os.write(fd, chunk[: min(len(chunk), size - written)])
 
 
 def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
@@ -619,6 +929,9 @@ def central_delivery(client: Any) -> Deliver:
                 idempotency_key=item.idempotency_key,
             )
             return Delivered(ack.receipt_id, "duplicate" if ack.duplicate else None)
+        if item.kind == "renewal":
+            receipt = client.submit_renewal(payload, item.idempotency_key)
+            return Delivered(receipt.receipt_id, "duplicate" if receipt.duplicate else None)
         raise ValueError(f"no delivery for kind {item.kind!r}")
 
     return deliver
@@ -697,6 +1010,7 @@ class Flusher:
             pause = self._poll
             try:
                 report = self._outbox.drain(self._deliver, stop=self._stop, listener=self._listener)
+                self._outbox.keep_reserve()
                 if report.blocked_by is not None:
                     self._failures += 1
                     pause = self._outbox.retry_delay(self._failures)

@@ -12,8 +12,10 @@ staff exit PIN (see ``kiosk.ui.staff``); that is the only path to ``stop()``.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from kivy.app import App
@@ -22,7 +24,7 @@ from kivy.config import Config
 from kivy.core.window import Window
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 
-from kiosk.core.events import Event
+from kiosk.core.events import Event, KeyTyped
 from kiosk.core.view import ViewState
 from kiosk.i18n import LANGUAGES
 from kiosk.ui.fonts import register_default_font
@@ -34,6 +36,24 @@ from kiosk.ui.theme import Theme
 log = logging.getLogger(__name__)
 
 KEY_ESCAPE = 27  # also Android's back key/gesture
+WEDGE_TERMINATOR_KEYS = {13: "\r", 271: "\r", 9: "\t"}  # Enter, keypad Enter, Tab
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No automatic garbage collection while a render fans out to hundreds of kv rules.
+
+    A widget a screen just discarded (a key, a row) still has kv rules bound to the theme and the
+    translator; if the collector frees it in the middle of such a dispatch, Kivy calls the dead rule and
+    raises ReferenceError (kivy/kivy#3305) — a crash on "high contrast" or a language change. Paused, the
+    widget stays alive until the render is over and its rules are unbound when it is freed afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Flow(Protocol):
@@ -83,6 +103,7 @@ class KioskApp(App):
     portrait = BooleanProperty(True)
     demo = BooleanProperty(False)
     view = ObjectProperty(None, allownone=True)
+    camera = ObjectProperty(None, allownone=True)  # kiosk.core.ports.Camera: what the previews draw
 
     def __init__(
         self,
@@ -95,6 +116,7 @@ class KioskApp(App):
         languages: Sequence[str] | None = None,
         fullscreen: bool = False,
         prebuild: bool = True,
+        camera: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -110,6 +132,7 @@ class KioskApp(App):
         self.demo_cards = demo_cards
         self.demo = demo_cards is not None
         self.fullscreen = fullscreen
+        self.camera = camera
         if languages:
             self.languages = list(languages)
         self.exit_code = 0
@@ -129,7 +152,8 @@ class KioskApp(App):
 
     def on_start(self) -> None:
         Config.set("kivy", "exit_on_escape", "0")
-        Window.bind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close, size=self._on_size)
+        Window.bind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close, size=self._on_size,
+                    on_textinput=self._on_textinput)
         self._on_size(Window, Window.size)
         if self.fullscreen:
             Window.borderless = True
@@ -143,7 +167,7 @@ class KioskApp(App):
 
     @staticmethod
     def _warm_up(_dt: float) -> None:
-        from kiosk.ui.linebreak import warm_up
+        from kiosk.typeset.linebreak import warm_up
 
         warm_up()
 
@@ -155,7 +179,8 @@ class KioskApp(App):
 
     def on_stop(self) -> None:
         """Kivy dispatches on_stop from stop() and again when run() returns: this must be idempotent."""
-        Window.unbind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close, size=self._on_size)
+        Window.unbind(on_keyboard=self._on_keyboard, on_request_close=self._on_request_close, size=self._on_size,
+                      on_textinput=self._on_textinput)
         unsubscribe = self._subscription
         if callable(unsubscribe):
             unsubscribe()
@@ -180,11 +205,12 @@ class KioskApp(App):
 
     def render(self, view: ViewState) -> None:
         """UI thread only."""
-        if view.language != self.language or self.t is None:
-            self.language = view.language
-            self.t = UiTranslator(view.language)
-        self.theme.apply(view.large_text, view.high_contrast)
-        self.root.render(view)
+        with collection_paused():
+            if view.language != self.language or self.t is None:
+                self.language = view.language
+                self.t = UiTranslator(view.language)
+            self.theme.apply(view.large_text, view.high_contrast)
+            self.root.render(view)
         self.view = view
         self.renders += 1
         screen = self.root.current
@@ -242,7 +268,15 @@ class KioskApp(App):
     # -- the lock ----------------------------------------------------------------------------------------
 
     def _on_keyboard(self, _window: Any, key: int, *_args: Any, **_kwargs: Any) -> bool:
+        if key in WEDGE_TERMINATOR_KEYS:  # a barcode scanner's Enter or Tab ends its code
+            self.post(KeyTyped(WEDGE_TERMINATOR_KEYS[key]))
+            return True
         return key == KEY_ESCAPE  # True = consumed: Esc and back never leave the kiosk
+
+    def _on_textinput(self, _window: Any, text: str) -> None:
+        """A hardware keyboard's characters — on a kiosk, a USB barcode scanner typing like one."""
+        for char in text:
+            self.post(KeyTyped(char))
 
     def _on_request_close(self, *_args: Any, **_kwargs: Any) -> bool:
         return True  # refuse: closing is for staff, through the staff exit

@@ -110,7 +110,8 @@ class FrameScript:
             if not self._predicate():
                 self._predicate_frames += 1
                 if self._predicate_frames > self._predicate_limit:
-                    self._fail(ScriptTimeout(f"condition not met after {self._predicate_limit} frames"))
+                    self._fail(ScriptTimeout(f"condition not met after {self._predicate_limit} frames, waiting at "
+                                             f"{self._where()}"))
                 return
             self._predicate = None
         try:
@@ -127,6 +128,16 @@ class FrameScript:
             self._predicate, self._predicate_frames, self._predicate_limit = request, 0, MAX_WAIT_FRAMES
         elif isinstance(request, int) and request > 1:
             self._waiting = request - 1
+
+    def _where(self) -> str:
+        """The script line that is waiting (the innermost ``yield from``), and what the app shows."""
+        generator: Any = self._generator
+        while getattr(generator, "gi_yieldfrom", None) is not None:
+            generator = generator.gi_yieldfrom
+        frame = getattr(generator, "gi_frame", None)
+        place = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}" if frame is not None else "?"
+        view = getattr(self.app, "view", None)
+        return f"{place} (screen: {getattr(view, 'screen', None)})"
 
     def _fail(self, exc: BaseException) -> None:
         self.error = exc

@@ -20,7 +20,8 @@ PIN_NAME_KEYS: dict[str, str] = {
 GENERIC_PIN_KEY = "pinname.generic"
 
 # The button that starts each task on the attract screen (kiosk.core.flows.TASKS).
-TASK_KEYS: dict[str, str] = {"card_check": "attract.start"}
+TASK_KEYS: dict[str, str] = {"card_check": "attract.start", "application": "task.application",
+                             "renewal": "task.renewal", "status": "task.status"}
 
 STATUS_KEYS: dict[str, str] = {
     "passed": "result.status.passed",
@@ -45,6 +46,33 @@ UI_KEYS: tuple[str, ...] = (
     "staff.call.sent",
     "staff.call.failed",
     "take_card.hint",
+    "task.application",
+    "task.status",
+    "task.renewal",
+    "common.back",
+    "common.continue",
+    "common.yes",
+    "common.no",
+    "id.type_instead",
+    "id.read_again",
+    "photo.take",
+    "photo.retake",
+    "photo.use",
+    "details.apply.not_given",
+    "details.apply.change",
+    "details.apply.certificates",
+    "details.apply.certificates_note",
+    "details.apply.under_15",
+    "text.done",
+    "review.label.id",
+    "review.consent_text",
+    "review.consent",
+    "review.submit",
+    "receipt.title",
+    "receipt.reference",
+    "receipt.id",
+    "receipt.keep",
+    "status.result_title",
     "common.cancel",
     "common.start_over",
     "common.finish",

@@ -7,6 +7,7 @@ the counter reason with a PIN name) so that the tour screenshots show clipping i
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
 from kiosk.core import messages as m
 from kiosk.core.flows import TASKS
@@ -98,4 +99,68 @@ def sample_state(screen: Screen, language: str = "ja", **changes: object) -> Vie
                        message_args={"pin": "auth", "remaining": 1})
     elif screen is Screen.ERROR:
         base = replace(base, reader=ReaderState.NOT_MY_NUMBER, message_key=m.ERROR_NOT_MY_NUMBER)
+    else:
+        base = _application_sample(base, screen)
     return replace(base, **changes) if changes else base
+
+
+SAMPLE_APPLICATION_ID = "98760000000000000000042"  # synthetic
+SAMPLE_EMAIL = "mihon.hanako@example.invalid"  # synthetic
+
+
+@cache
+def sample_photo() -> bytes:
+    """A JPEG of a drawn demo resident (``kiosk.defaults.camera``: no real person) for the review screens."""
+    import io
+
+    from PIL import Image
+
+    from kiosk.defaults.camera import Head, picture
+
+    out = io.BytesIO()
+    Image.fromarray(picture(700, 900, (Head(x=350, y=40 + 340, height=680),))).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _application_sample(base: ViewState, screen: Screen) -> ViewState:
+    """The application's screens with synthetic values (the longest texts they have to hold)."""
+    from kiosk.core import application_keys as k
+    from kiosk.core.input import APPLICATION_ID, BRAILLE_NAME
+    from kiosk.core.view import ApplicationView, IdEntryView, PhotoView, ReceiptView, RenewalView, StatusView
+
+    if screen is Screen.ID_SCAN:
+        return replace(base, id_entry=IdEntryView("application", error_key=k.ID_NOT_AN_ID))
+    if screen is Screen.ID_KEYPAD:
+        entry = InputBuffer(APPLICATION_ID)
+        for digit in SAMPLE_APPLICATION_ID[:20]:
+            entry.add(digit)
+        return replace(base, id_entry=IdEntryView("application"),
+                       pin=entry.view(error=(k.ID_WRONG_LENGTH, {"count": 20})))
+    if screen is Screen.ID_CONFIRM:
+        return replace(base, id_entry=IdEntryView("application", SAMPLE_APPLICATION_ID, from_qr=True))
+    if screen is Screen.PHOTO:
+        return replace(base, photo=PhotoView(live=True, face=(0.35, 0.2, 0.3, 0.4), guidance=("photo.fix.centred",)))
+    if screen is Screen.PHOTO_REVIEW:
+        return replace(base, message_key=k.PHOTO_FAILED,
+                       photo=PhotoView(problems=("photo.fix.dark", "photo.fix.background"), jpeg=sample_photo()))
+    if screen is Screen.DETAILS:
+        return replace(base, application=ApplicationView(email=SAMPLE_EMAIL, under_15=False, braille="ミホンハナコ"))
+    if screen is Screen.TEXT_ENTRY:
+        entry = InputBuffer(BRAILLE_NAME)
+        for char in "ミホンハナコ":
+            entry.add(char)
+        return replace(base, application=ApplicationView(editing="braille"), pin=entry.view())
+    if screen is Screen.REVIEW:
+        return replace(base, application=ApplicationView(application_id=SAMPLE_APPLICATION_ID, email=SAMPLE_EMAIL,
+                                                         braille="ミホンハナコ", consent=True,
+                                                         photo_jpeg=sample_photo()))
+    if screen is Screen.WORKING:
+        return replace(base, busy=True, message_key=k.WORKING_SAVING)
+    if screen is Screen.RECEIPT:
+        return replace(base, receipt=ReceiptView("000042", "**** **** **** **** **** 042", "queued", printable=True,
+                                                 printing="failed"))
+    if screen is Screen.STATUS_RESULT:
+        return replace(base, status=StatusView("**** **** **** **** **** 042", k.STATUS_KEYS["in_production"]))
+    if screen is Screen.RENEWAL_CHECK:
+        return replace(base, renewal=RenewalView("eligible", "2027-01-31"))
+    return base

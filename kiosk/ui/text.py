@@ -88,3 +88,8 @@ def headline(t: UiTranslator, result: ResultView) -> str:
         key, tone, args = notice.key, notice.tone, dict(notice.args)
     mark = SYMBOLS["passed"] if tone == "ok" else SYMBOLS["warning"]
     return f"{mark} {t(key, **args)}"
+
+
+def group_digits(value: str, size: int = 4) -> str:
+    """``"1234 5678 9012 …"``: long numbers in groups, the way the form prints them."""
+    return " ".join(value[i : i + size] for i in range(0, len(value), size))

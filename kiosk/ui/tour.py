@@ -83,6 +83,7 @@ def render_tour(
     prepare_offscreen(size)
 
     from kiosk.ui.app import KioskApp
+    from kiosk.ui.fit import clipped_texts
     from kiosk.ui.frames import FrameScript, capture_window, settle, write_png
     from kiosk.ui.samples import sample_result, sample_state
     from kiosk.ui.static_flow import StaticFlow
@@ -90,6 +91,7 @@ def render_tour(
     flow = StaticFlow(sample_state(Screen.ATTRACT, languages[0]))
     app = KioskApp(flow, speaker=None, prebuild=False)
     written: list[Path] = []
+    clipped: list[str] = []
     encoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tour-png")
     pending: list[Future[None]] = []
 
@@ -98,6 +100,10 @@ def render_tour(
         if before is not None:
             before()
         yield from settle(app.root)
+        from kivy.core.window import Window
+
+        for top in Window.children:
+            clipped.extend(f"{name}: {problem}" for problem in clipped_texts(top))
         path = out / name
         size, pixels = capture_window()
         pending.append(encoders.submit(write_png, str(path), size, pixels))  # encode while the next renders
@@ -127,6 +133,7 @@ def render_tour(
     for job in pending:
         job.result()  # re-raise an encoding error here
     render_tour.last_seconds = time.monotonic() - started  # type: ignore[attr-defined]
+    render_tour.clipped = clipped  # type: ignore[attr-defined]  # texts that do not fit (kiosk.ui.fit)
     return written
 
 

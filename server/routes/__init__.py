@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.routes import applications, certificate_status, clerk_sessions, health, kiosks, pickups, staff_calls
+from server.routes import (
+    applications,
+    certificate_status,
+    clerk_sessions,
+    health,
+    kiosks,
+    pickups,
+    renewals,
+    staff_calls,
+)
 
 
 def all_routers() -> list[APIRouter]:
     return [
         health.router,
         applications.router,
+        renewals.router,
         pickups.router,
         certificate_status.router,
         kiosks.router,

@@ -9,6 +9,7 @@ attempt gets 403 (grant used) or 409.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -177,7 +178,7 @@ def hand_over(
                 if pickup.application_row_id is not None:
                     application = session.get(Application, pickup.application_row_id)
                     if application is not None:
-                        application.status = "handed_over"
+                        application.status = "picked_up"
                         application.updated_at = now
                 result = HandoverResult(
                     pickup_id=pickup.pickup_id,
@@ -261,5 +262,24 @@ def cancel_pickup(pickup_id: PickupId, _principal: OperatorDep, context: Context
             raise ApiError(409, "already_handed_over", "A handed-over card cannot be cancelled.")
         pickup.status = "cancelled"
         pickup.updated_at = now
+        _after_cancel(session, pickup, now)
         session.commit()
         return pickup_admin.pickup_out(pickup, photo=None)
+
+
+def _after_cancel(session: Session, pickup: Pickup, now: datetime) -> None:
+    """No card waits any more: an application that was ready for pickup is back in production (a card to be
+    made again), unless another pickup for it is still open. Refusing it is the operator's call."""
+    if pickup.application_row_id is None:
+        return
+    application = session.get(Application, pickup.application_row_id)
+    if application is None or application.status != "ready_for_pickup":
+        return
+    others = session.scalar(
+        select(Pickup.id).where(
+            Pickup.application_key == pickup.application_key, Pickup.status == "ready", Pickup.id != pickup.id
+        )
+    )
+    if others is None:
+        application.status = "in_production"
+        application.updated_at = now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -68,3 +70,36 @@ def test_the_published_pattern_says_the_same() -> None:
 def test_the_rule_is_exactly_length_and_ascii_digits(value: str) -> None:
     expected = len(value) == 23 and all("0" <= ch <= "9" for ch in value)
     assert is_application_id(value) is expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        VALID + "\n",
+        VALID + "\r\n",
+        "\n" + VALID,
+        VALID + " ",
+        " " + VALID,
+        "\t" + VALID,
+        VALID + "\u3000",
+        "\u00a0" + VALID,
+        VALID + "\x00",
+        VALID[:-1] + "\uff11",  # one full-width digit
+        "".join(chr(ord(c) + 0xFEE0) for c in VALID),  # all full-width
+    ],
+    ids=["lf", "crlf", "leading-lf", "trailing-space", "leading-space", "tab", "ideographic-space", "nbsp",
+         "nul", "one-full-width", "full-width"],
+)
+def test_the_rule_is_about_the_whole_string(value: str) -> None:
+    """23 valid digits plus anything — before, after, or instead of one — is not a 申請書ID."""
+    assert not is_application_id(value)
+    with pytest.raises(InvalidApplicationId) as caught:
+        check_application_id(value)
+    assert VALID[:10] not in str(caught.value)
+
+
+def test_the_pattern_is_for_schemas_not_for_re_match() -> None:
+    """The trap the check avoids: Python's "$" matches before a final newline."""
+    assert re.match(APPLICATION_ID_PATTERN, VALID + "\n") is not None  # why the check never uses re.match
+    assert re.fullmatch(APPLICATION_ID_PATTERN, VALID + "\n") is None
+    assert re.fullmatch(APPLICATION_ID_PATTERN, VALID) is not None

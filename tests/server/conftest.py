@@ -8,6 +8,8 @@
   reason; under CI=true it fails, because a green CI must mean both backends ran.
 - ``server``: the live server for the current backend (started once per backend, in a thread, over HTTPS on
   a free loopback port; stopped at the end), with client sessions closed and the clock reset after each test.
+- ``jpki_auth_cas``: two RSA test CAs made at session start and configured as the server's JPKI auth CAs
+  (renewals): ``with_crl`` (tests import its CRLs) and ``without_crl`` (never one: revocation not checked).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from server.pki_demo import DemoPki, create_demo_pki, issue, make_ca
 from server.serve import BackgroundServer
@@ -60,6 +65,49 @@ def foreign_client(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     return cert_path, key_path
 
 
+@dataclass(frozen=True)
+class JpkiTestCa:
+    """A JPKI-like CA (RSA-2048, CA:TRUE, keyCertSign + cRLSign, SKI), TEST ONLY, made at test time."""
+
+    key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+    path: Path
+
+    @property
+    def pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def make_test_jpki_ca(directory: Path, label: str, *, now: datetime) -> JpkiTestCa:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI-TEST"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"TEST ONLY auth CA {label}"),
+    ])
+    usage = x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=3650)).not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / f"{label}.pem"
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return JpkiTestCa(key, certificate, path)
+
+
+@pytest.fixture(scope="session")
+def jpki_auth_cas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, JpkiTestCa]:
+    directory, now = tmp_path_factory.mktemp("jpki-auth"), datetime.now(UTC)
+    return {label: make_test_jpki_ca(directory, label, now=now) for label in ("with_crl", "without_crl")}
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     require(find_pg_bin() is not None, "PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -87,7 +135,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def live(
-    db_url: str, demo_pki: DemoPki, foreign_client: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+    db_url: str,
+    demo_pki: DemoPki,
+    foreign_client: tuple[Path, Path],
+    jpki_auth_cas: dict[str, JpkiTestCa],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
     secret_file = tmp_path_factory.mktemp("secret") / "server.secret"
     settings = Settings(
@@ -97,6 +149,10 @@ def live(
         tls_keyfile=demo_pki.server_key,
         kiosk_ca_file=demo_pki.ca_cert,
         kiosks={k: demo_pki.kiosks[k].fingerprint for k in REGISTERED},
+        jpki_auth_ca_files=tuple(ca.path for ca in jpki_auth_cas.values()),
+        # this tier's photos are fast noise JPEGs (the upload rules); the face rules are tested with
+        # synthetic faces against the reference server in tests/services/test_photo_rules_real.py
+        photo_face_checks=False,
     )
     clock = MovableClock()
     background = BackgroundServer(settings, clock=clock)
@@ -131,8 +187,12 @@ def live(
 
 @pytest.fixture
 def server(live: LiveServer) -> Iterator[LiveServer]:
+    live.context.lookups.reset()  # each test starts with full status-lookup budgets
+    live.context.nonces.reset()
     try:
         yield live
     finally:
         live.close_sessions()
         live.clock.reset()
+        live.context.lookups.reset()
+        live.context.nonces.reset()

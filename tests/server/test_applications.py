@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -72,6 +73,37 @@ def test_the_same_application_under_another_key_is_already_submitted(server: Liv
     assert error["error"] == "already_submitted"
     assert error["receipt"]["receipt_id"] == receipt["receipt_id"]
     assert _records(server, body["application_id"]) == 1
+
+
+def test_applying_twice_is_a_clear_conflict_with_the_first_receipt_and_nothing_personal(server: LiveServer) -> None:
+    """The resident comes back with another photo (another key, same 申請書ID): the first application stands."""
+    first_body = application_body(PHOTO)
+    first = server.submit(first_body).json()
+    second_body = application_body(noise_jpeg(600, 800, seed=99), application_id=first_body["application_id"])
+    second = server.submit(second_body)
+    assert second.status_code == 409
+    error = second.json()
+    assert set(error) == {"error", "message", "receipt"}
+    assert error["error"] == "already_submitted"
+    assert set(error["receipt"]) == {"receipt_id", "application_id_masked", "status", "received_at", "updated_at"}
+    assert error["receipt"]["receipt_id"] == first["receipt_id"]
+    assert error["receipt"]["received_at"] == first["received_at"]
+    assert error["receipt"]["application_id_masked"] == first["application_id_masked"]
+    for body in (first_body, second_body):
+        for value in (body["application_id"], body["contact"]["name"], body["contact"]["email"],
+                      body["contact"]["phone"], body["photo_jpeg_base64"][:40]):
+            assert value not in second.text and json.dumps(value)[1:-1] not in second.text
+    assert _records(server, first_body["application_id"]) == 1
+    # The first application's photo is the one kept.
+    with server.context.sessions() as session:
+        stored = session.scalar(
+            select(Application).where(
+                Application.application_key == application_lookup_key(server.context.keys, first_body["application_id"])
+            )
+        )
+        assert stored is not None
+        kept = server.context.keys.unseal(stored.photo_sealed, purpose="application-photo")
+    assert kept == PHOTO
 
 
 def test_concurrent_retries_create_exactly_one_record(server: LiveServer) -> None:

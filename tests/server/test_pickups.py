@@ -83,7 +83,7 @@ def test_clerk_finds_a_pickup_with_the_application_photo(server: LiveServer) -> 
         assert len(pickup["basic4_match_key"]) == 64
         assert pickup["application_id_masked"].endswith(body["application_id"][-4:])
     state = server.session().get(server.url(f"/v1/applications/{body['application_id']}")).json()
-    assert state["status"] == "card_ready"
+    assert state["status"] == "ready_for_pickup"
 
 
 def test_lookup_needs_exactly_one_key(server: LiveServer) -> None:

@@ -62,6 +62,7 @@ def make_outbox(tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
     def make(name: str = "outbox.sqlite3", **options: object) -> Outbox:
         options.setdefault("backoff", Backoff(0.01, 0.05))
         options.setdefault("lease_seconds", 5.0)
+        options.setdefault("reserve_bytes", 256 * 1024)  # the default (~14 MB) per test would add up
         outbox = Outbox(tmp_path / name, TEST_KEY, **options)  # type: ignore[arg-type]
         opened.append(outbox)
         return outbox

@@ -146,7 +146,10 @@ class FakeCentral:
             table = ledger.applications if scope == "application" else ledger.handovers
             if natural_key in table:
                 ledger.stats["already_submitted"] += 1
-                return 409, {"error": "already_submitted", "message": "already submitted under another key"}
+                first = ledger.by_key.get(f"{scope}:{table[natural_key]}")
+                receipt = {k: v for k, v in first.answer.items() if k != "duplicate"} if first is not None else {}
+                return 409, {"error": "already_submitted", "message": "already submitted under another key",
+                             "receipt": receipt}
             count = len(ledger.by_key) + 1
             answer = {"receipt_id": f"R{count:08d}", "status": "received", "received_at": "2026-11-26T10:00:00Z",
                       "duplicate": False}

@@ -25,3 +25,34 @@ def write(path: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
     with contextlib.closing(sqlite3.connect(path, timeout=10.0)) as db:
         db.execute(sql, params)
         db.commit()
+
+
+def _has_payload_table(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'payloads'").fetchone() is not None
+
+
+def payload_of(path: Path, item_id: str) -> Any:
+    """An item's stored (sealed) payload wherever this outbox version keeps it; None when there is none."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10.0)) as db:
+        found = db.execute("SELECT seq, payload FROM items WHERE id = ?", (item_id,)).fetchone()
+        assert found, f"no item {item_id}"
+        if _has_payload_table(db):
+            blob = db.execute("SELECT blob FROM payloads WHERE item_seq = ?", (found[0],)).fetchone()
+            if blob is not None:
+                return blob[0]
+        return found[1]
+
+
+def set_payload(path: Path, item_id: str, blob: Any) -> None:
+    """Overwrite an item's stored payload from outside (corruption, a bad restore, a swapped row), in
+    whichever place this outbox version keeps it; ``None`` removes it."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10.0)) as db:
+        seq, inline = db.execute("SELECT seq, payload FROM items WHERE id = ?", (item_id,)).fetchone()
+        if _has_payload_table(db) and inline is None:
+            if blob is None:
+                db.execute("DELETE FROM payloads WHERE item_seq = ?", (seq,))
+            else:
+                db.execute("INSERT OR REPLACE INTO payloads (item_seq, blob) VALUES (?, ?)", (seq, blob))
+        else:
+            db.execute("UPDATE items SET payload = ? WHERE id = ?", (blob, item_id))
+        db.commit()

@@ -168,3 +168,65 @@ class RealCentral:
             raise ValueError(table)
         with contextlib.closing(sqlite3.connect(self.database)) as db:
             return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
+
+    # --- renewals (additions for tests/services/test_renewal_card_to_server.py) ---------------------------
+
+    def trust_jpki_auth_cas(self, ca_files: list[Path]) -> RealCentral:
+        """Configure the JPKI authentication CAs renewals must chain to (before ``start``); the server loads
+        them from these files (it never imports the simulator)."""
+        if self._server is not None:
+            raise RuntimeError("configure the JPKI auth CAs before start()")
+        self.settings = self.settings.replace(jpki_auth_ca_files=tuple(ca_files))
+        return self
+
+    def import_crl(self, crl: bytes, ca: bytes) -> None:
+        """Store a CRL as ``kiosk server import-crl`` does (verified against ``ca``)."""
+        from server.revocation import import_crl
+
+        with self._context().sessions() as session:
+            import_crl(session, crl, ca, now=self.clock())
+            session.commit()
+
+    def renewals(self) -> list[tuple[Any, ...]]:
+        """(receipt_id, kiosk_id, certificate_serial, status, nonce used) of every renewal, in order received."""
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            return list(db.execute(
+                "SELECT r.receipt_id, r.kiosk_id, r.certificate_serial, r.status, n.used_at IS NOT NULL"
+                " FROM renewals r JOIN renewal_nonces n ON n.id = r.nonce_id ORDER BY r.id"
+            ))
+
+
+def _simulator_auth_cas() -> list[Any]:
+    from drivers.sim import pki
+
+    return [pki.certificate_authority("auth", generation) for generation in pki.CA_GENERATIONS]
+
+
+def import_simulator_crls(server: RealCentral) -> None:
+    """Current, empty CRLs of the simulator's test auth CAs, imported as `kiosk server import-crl` does."""
+    from datetime import UTC, datetime, timedelta
+
+    from drivers.sim import pki
+
+    now = datetime.now(UTC)
+    for ca in _simulator_auth_cas():
+        server.import_crl(pki.make_crl(ca, [], this_update=now - timedelta(minutes=1),
+                                       next_update=now + timedelta(days=1)), ca.der)
+
+
+def city_trusting_the_simulator(folder: Path, *, crls: bool = True) -> RealCentral:
+    """The reference server (started) trusting the simulator's test JPKI auth CAs, loaded from PEM files as
+    a city's server loads J-LIS's; with ``crls``, their current CRLs imported, so revocation is checked."""
+    from cryptography.hazmat.primitives import serialization
+
+    cas = folder / "jpki-auth"
+    cas.mkdir(parents=True)
+    files = []
+    for ca in _simulator_auth_cas():
+        path = cas / f"{ca.name}.pem"
+        path.write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
+        files.append(path)
+    server = RealCentral(folder / "server").trust_jpki_auth_cas(files).start()
+    if crls:
+        import_simulator_crls(server)
+    return server

@@ -20,6 +20,7 @@ from kiosk.services.central import CentralClient
 from kiosk.services.errors import (
     Conflict,
     GrantRefused,
+    RateLimited,
     Rejected,
     ServerError,
     ServerTimeout,
@@ -116,7 +117,7 @@ def test_transport_failures_become_typed_errors(client, session, raised, expecte
     [
         (500, {"error": "internal", "message": "boom"}, ServerError, "http_500"),
         (503, None, ServerError, "http_503"),
-        (429, {"error": "slow_down", "message": "later"}, ServerError, "http_429"),
+        (429, {"error": "slow_down", "message": "later"}, RateLimited, "http_429"),
         (408, None, ServerError, "http_408"),
         (302, None, ServerError, "http_302"),
         (422, {"error": "validation_error", "message": "photo is invalid"}, Rejected, "validation_error"),
@@ -132,7 +133,7 @@ def test_statuses_become_typed_errors(client, session, status, body, expected, c
         client.submit_application(synthetic.application(1), KEY)
     assert type(info.value) is expected
     assert info.value.code == code
-    assert info.value.retryable is (expected is ServerError)
+    assert info.value.retryable is issubclass(expected, ServerError)
     if isinstance(info.value, Rejected):
         assert info.value.status == status
         assert f"HTTP {status}" in str(info.value)
@@ -327,3 +328,77 @@ def test_from_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None
 )
 def test_error_codes_are_squeezed_into_safe_tokens(text, expected) -> None:
     assert safe_code(text, "http_400") == expected
+
+
+APP_ID = "98760000000000000000123"
+
+
+def test_application_status_route_and_answer(client, session) -> None:
+    session.request.return_value = answer(200, {"application_id_masked": "*" * 19 + "0123", "status": "picked_up",
+                                                "updated_at": "2026-12-01T09:00:00Z", "next_step": None})
+    status = client.application_status(APP_ID)
+    assert (status.status, status.next_step, status.known) == ("picked_up", None, True)
+    assert session.request.call_args.args == ("GET", f"https://central.test:8443/v1/applications/{APP_ID}/status")
+    assert session.request.call_args.kwargs["json"] is None
+
+
+def test_application_status_unknown_and_refusals(client, session) -> None:
+    session.request.return_value = answer(404, {"error": "application_not_found", "message": "no"})
+    unknown = client.application_status(APP_ID)
+    assert (unknown.status, unknown.known, unknown.application_id_masked) == ("unknown", False, "*" * 19 + "0123")
+    session.request.return_value = answer(404, {"error": "not_found", "message": "Not Found"})  # a wrong URL
+    with pytest.raises(Rejected) as misrouted:
+        client.application_status(APP_ID)
+    assert misrouted.value.code == "not_found"
+    response = answer(429, {"error": "too_many_lookups", "message": "later", "retry_after_seconds": 9})
+    response.headers["Retry-After"] = "7"
+    session.request.return_value = response
+    with pytest.raises(RateLimited) as limited:
+        client.application_status(APP_ID)
+    assert limited.value.retry_after == 7.0 and "try again in 7 s" in str(limited.value)
+    response.headers["Retry-After"] = "Wed, 21 Oct 2026 07:28:00 GMT"  # a date: the kiosk clock may drift
+    with pytest.raises(RateLimited) as dated:
+        client.application_status(APP_ID)
+    assert dated.value.retry_after == 9.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"application_id_masked": "x", "status": "lost", "updated_at": "2026-12-01T09:00:00Z", "next_step": None},
+        {"application_id_masked": "x", "status": "received", "updated_at": "x", "next_step": "dance"},
+        [1, 2],
+    ],
+    ids=["unknown-status", "unknown-step", "not-an-object"],
+)
+def test_application_status_unusable_answers_are_server_errors(client, session, body) -> None:
+    session.request.return_value = answer(200, body)
+    with pytest.raises(ServerError):
+        client.application_status(APP_ID)
+
+
+def test_application_status_never_shows_an_unmasked_id(client, session) -> None:
+    """A faulty server echoing the whole id: the kiosk shows its own masked form instead."""
+    session.request.return_value = answer(200, {"application_id_masked": APP_ID, "status": "received",
+                                                "updated_at": "2026-12-01T09:00:00Z", "next_step": "wait_for_notice"})
+    assert client.application_status(APP_ID).application_id_masked == "*" * 19 + "0123"
+
+
+@pytest.mark.parametrize("bad", [APP_ID + "\n", "\n" + APP_ID, APP_ID + " ", "１" * 23, APP_ID[:-1], 23])
+def test_application_status_checks_the_whole_id_before_sending(client, session, bad) -> None:
+    with pytest.raises(ValueError, match="23 ASCII digits"):
+        client.application_status(bad)  # type: ignore[arg-type]
+    session.request.assert_not_called()
+
+
+def test_already_submitted_carries_the_first_receipt_but_never_free_text(client, session) -> None:
+    first = {"receipt_id": "R-0123456789ABCDEF", "application_id_masked": "*" * 19 + "0123", "status": "received"}
+    session.request.return_value = answer(409, {"error": "already_submitted", "message": "m", "receipt": first})
+    with pytest.raises(Conflict) as conflict:
+        client.submit_application(synthetic.application(1), KEY)
+    assert conflict.value.receipt_id == "R-0123456789ABCDEF"
+    session.request.return_value = answer(409, {"error": "already_submitted", "message": "m",
+                                                "receipt": {"receipt_id": "試験 花子 hanako@example.invalid"}})
+    with pytest.raises(Conflict) as odd:
+        client.submit_application(synthetic.application(1), KEY)
+    assert odd.value.receipt_id is None

@@ -15,7 +15,7 @@ from kiosk.services.errors import Conflict, GrantRefused, Rejected, ServerError,
 from kiosk.services.outbox import Backoff, Delivered, Flusher, Outbox, OutboxError, OutboxItem, central_delivery
 from tests.services import synthetic
 from tests.services.conftest import TEST_KEY
-from tests.services.outbox_file import row, write
+from tests.services.outbox_file import payload_of, row, set_payload, write
 
 
 class FakeClock:
@@ -174,9 +174,9 @@ def test_outcomes_are_sorted_in_one_place(make_outbox, outcome, state, error) ->
     item = outbox.claim(item_id)
     assert item is not None
     event = outbox.deliver(item, deliver_with(outcome))
-    found = row(outbox.path, "SELECT state, last_error, payload IS NULL FROM items")
-    assert found[:2] == (state, error)
-    assert bool(found[2]) == (state == "delivered")  # the payload is wiped exactly when delivered
+    found = row(outbox.path, "SELECT state, last_error FROM items")
+    assert found == (state, error)
+    assert (payload_of(outbox.path, item_id) is None) == (state == "delivered")  # wiped exactly when delivered
     assert event.outcome == {"queued": "retry"}.get(state, state)
 
 
@@ -303,7 +303,7 @@ def test_a_payload_that_no_longer_opens_goes_dead_not_out(make_outbox) -> None:
     a = outbox.enqueue("application", synthetic.application(1)).item_id
     b = outbox.enqueue("application", synthetic.application(2)).item_id
     # Swap the two ciphertexts (an attacker or a bad restore): neither may be delivered as the other.
-    write(outbox.path, "UPDATE items SET payload = (SELECT payload FROM items WHERE id = ?) WHERE id = ?", (b, a))
+    set_payload(outbox.path, a, payload_of(outbox.path, b))
     assert outbox.claim(a) is None
     assert [d.last_error for d in outbox.status().dead] == ["payload_unreadable"]
 
@@ -372,3 +372,37 @@ def test_a_full_disk_is_a_clear_error_and_the_outbox_recovers(make_outbox) -> No
     outbox._conn.execute("PRAGMA max_page_count = 1073741823")
     assert outbox.enqueue("application", synthetic.application(3)).local_number in ("000002", "000003")
     assert outbox.status().depth == 2
+
+
+def test_an_outbox_written_by_schema_1_is_still_delivered(make_outbox, tmp_path: Path) -> None:
+    """Schema 1 kept the sealed payload in items.payload; such rows are read and wiped like new ones."""
+    outbox = make_outbox()
+    ids = [outbox.enqueue("application", synthetic.application(n)).item_id for n in range(2)]
+    outbox.close()
+    for item_id in ids:  # what a schema-1 file looks like: the payload inline, no row in payloads
+        blob = payload_of(tmp_path / "outbox.sqlite3", item_id)
+        write(tmp_path / "outbox.sqlite3", "UPDATE items SET payload = ? WHERE id = ?", (blob, item_id))
+    write(tmp_path / "outbox.sqlite3", "DELETE FROM payloads")
+    write(tmp_path / "outbox.sqlite3", "UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    reopened = make_outbox()
+    assert row(reopened.path, "SELECT value FROM meta WHERE name = 'schema_version'") == ("2",)
+    sent: list[str] = []
+
+    def deliver(item: OutboxItem) -> Delivered:
+        sent.append(item.payload["application_id"])
+        return Delivered("R")
+
+    assert reopened.drain(deliver).delivered == 2
+    assert sent == [synthetic.application_id(0), synthetic.application_id(1)]
+    assert row(reopened.path, "SELECT COUNT(*) FROM items WHERE payload IS NOT NULL") == (0,)
+
+
+def test_a_claim_rewrites_the_bookkeeping_not_the_photo(make_outbox) -> None:
+    """The payload lives in its own table: leasing an item must not copy its photo into the WAL again."""
+    outbox = make_outbox()
+    item_id = outbox.enqueue("application", synthetic.application(1, photo_size=1_000_000)).item_id
+    outbox.checkpoint()
+    wal = outbox.path.with_name(outbox.path.name + "-wal")
+    outbox.claim(item_id)
+    outbox.mark_retry(item_id, "unreachable")
+    assert wal.stat().st_size < 64 * 1024  # a few pages, not the 1.3 MB payload (2.7 MB with it inline)

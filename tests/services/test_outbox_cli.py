@@ -76,10 +76,12 @@ def test_status_flush_purge_round_trip(config_file: Path, central, capsys) -> No
     status = json.loads(capsys.readouterr().out)
     assert status["depth"] == 3 and status["oldest_age_seconds"] >= 0
     assert [(d["local_number"], d["last_error"]) for d in status["dead"]] == [("000004", "invalid_photo")]
+    assert status["capacity"]["accepting"] is True and status["capacity"]["reason"] is None
 
     assert kiosk(["outbox", "status", "--config", str(config_file)]) == 0
     human = capsys.readouterr().out
     assert "3 queued" in human and "1 dead" in human and "000004" in human and "invalid_photo" in human
+    assert "new applications: accepted" in human
 
     assert kiosk(["outbox", "flush", "--config", str(config_file)]) == 0
     assert "delivered 3, refused (dead) 0, still queued 0" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from contract.payloads import PayloadInvalid
 from kiosk.services.outbox import Backoff, Flusher, FlushEvent, Outbox, central_delivery
 from tests.services import synthetic
 from tests.services.fake_central import FakeCentral, wait_until
+from tests.services.outbox_file import row
 
 
 def assert_exactly_once(central: FakeCentral, applications: list[dict]) -> None:
@@ -138,13 +139,19 @@ def test_permanent_refusal_goes_dead_is_not_retried_and_is_visible(central, make
 def test_already_submitted_under_another_key_counts_as_delivered(central, make_client, make_outbox,
                                                                   run_flusher) -> None:
     application = synthetic.application(1)
-    make_client(central.url).submit_application(application, "restored-backup-key-0001")
+    first = make_client(central.url).submit_application(application, "restored-backup-key-0001")
     outbox = make_outbox()
-    outbox.enqueue("application", application)
-    run_flusher(outbox, central.url)
+    item_id = outbox.enqueue("application", application).item_id
+    events: list[FlushEvent] = []
+    run_flusher(outbox, central.url, events=events)
     assert wait_until(lambda: outbox.status().depth == 0)
     status = outbox.status()
     assert status.dead == () and status.delivered == 1
+    # Delivered with a note, and with the receipt of the application the server already had.
+    assert row(outbox.path, "SELECT state, receipt_id, last_error FROM items WHERE id = ?", (item_id,)) == (
+        "delivered", first.receipt_id, "already_submitted")
+    assert [(e.outcome, e.error, e.receipt_id) for e in events] == [("delivered", "already_submitted",
+                                                                     first.receipt_id)]
 
 
 def test_handover_through_the_outbox(central, make_outbox, run_flusher) -> None:

@@ -48,6 +48,7 @@ def test_outbox_files_hold_no_clear_personal_data(central, make_outbox, make_cli
     assert leaks(folder, applications) == []
     # Delivered rows keep no payload at all, encrypted or not.
     assert row(outbox.path, "SELECT COUNT(*) FROM items WHERE payload IS NOT NULL") == (0,)
+    assert row(outbox.path, "SELECT COUNT(*) FROM payloads") == (0,)
 
 
 def test_the_needles_would_be_found(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ EXPECTED_PROFILES = {
     "long-address",
     "minor",
     "foreign-resident",
+    "renewal-due",
 }
 
 

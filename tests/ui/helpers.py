@@ -71,6 +71,17 @@ def run_with(view: ViewState, script: Callable[[KioskApp, StaticFlow], Iterator[
     return flow
 
 
+def run_runtime(runtime: Any, script: Callable[[], Iterator[Any]]) -> None:
+    """Start the composition root's services, run ``script`` in its app, stop everything (threads joined);
+    no event handler may have raised meanwhile."""
+    runtime.start()
+    try:
+        FrameScript(runtime.app, script).run()
+    finally:
+        runtime.stop()
+    assert runtime.dispatcher.errors == []
+
+
 def show(app: KioskApp, flow: StaticFlow, view: ViewState) -> Iterator[Any]:
     """Publish a new state the way the flow does (through the app's coalescing trigger) and let it settle."""
     flow.publish(view)

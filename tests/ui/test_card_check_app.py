@@ -27,7 +27,7 @@ from tests.ui.card_check_script import (
     start_card_check,
     type_on_pad,
 )
-from tests.ui.helpers import tap
+from tests.ui.helpers import run_runtime, tap
 
 pytestmark = pytest.mark.ui
 
@@ -86,13 +86,6 @@ def test_the_ui_thread_never_waits_on_the_card() -> None:
 # --- the defects a resident saw, by touch on the real app ---------------------------------------------------------
 
 
-def run_script(runtime: Any, script: Any) -> None:
-    runtime.start()
-    try:
-        FrameScript(runtime.app, script).run()
-    finally:
-        runtime.stop()
-    assert runtime.dispatcher.errors == []
 
 
 def screen_text(app: Any) -> str:
@@ -128,7 +121,7 @@ def test_a_tampered_card_leads_with_the_failure_and_shows_none_of_its_data() -> 
         seen["tone"] = app.root.current.ids.outcome.tone
         seen["details_button"] = str(app.root.current.details_button)
 
-    run_script(runtime, script)
+    run_runtime(runtime, script)
     t = runtime.app.t
     assert seen["outcome"].endswith(t("result.headline.tampered")) and seen["tone"] == "bad"
     assert t("result.verified") not in seen["screen"]
@@ -157,7 +150,7 @@ def test_the_last_try_card_goes_to_the_counter_without_a_pad() -> None:
         runtime.tray.remove()
         yield on(runtime, Screen.ATTRACT)
 
-    run_script(runtime, script)
+    run_runtime(runtime, script)
     assert Screen.PIN_ENTRY not in seen  # the last try is never offered at an unattended kiosk
     assert texts["message"] == "counter.last_try"
     assert runtime.app.t("counter.last_try", pin="auth", remaining=1) in texts["screen"]
@@ -199,7 +192,7 @@ def test_call_staff_shows_what_became_of_the_call_and_can_be_taken_back() -> Non
     runtime = build_runtime(load_config(), demo=True, delay="off", speaker=None, staff_hash="",
                             revocation=GoodRevocation(), staff_caller=caller)
     seen: dict[str, object] = {}
-    run_script(runtime, call_and_take_back(runtime, seen))
+    run_runtime(runtime, call_and_take_back(runtime, seen))
     t = runtime.app.t
     assert calls == [True, False]
     assert seen["banner"] == t("staff.called") and str(seen["button"]).endswith(t("staff.call.sent"))
@@ -225,7 +218,7 @@ def test_call_staff_reaches_the_reference_server_and_is_taken_back(tmp_path: Pat
         runtime = build_runtime(config, demo=True, delay="off", speaker=None, staff_hash="",
                                 revocation=GoodRevocation(), deliver=False)
         seen: dict[str, object] = {}
-        run_script(runtime, call_and_take_back(runtime, seen, lambda: seen.update(calls=central.staff_calls()),
+        run_runtime(runtime, call_and_take_back(runtime, seen, lambda: seen.update(calls=central.staff_calls()),
                                                lambda: "cancelled" in central.staff_calls()[0]))
         after = central.staff_calls()
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.i18n import LANGUAGE_NAMES, LANGUAGES, catalog
-from kiosk.ui.fonts import choose_fonts
+from kiosk.typeset.fonts import choose_fonts
 from kiosk.ui.keys import STAFF_TEXTS, SYMBOLS
 from kiosk.ui.samples import SAMPLE_DETAILS
 from tests.conftest import require

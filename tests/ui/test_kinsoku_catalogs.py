@@ -21,17 +21,17 @@ from kivy.uix.label import Label
 
 from kiosk.core.view import Screen
 from kiosk.i18n import catalog
+from kiosk.typeset.linebreak import has_cjk
 from kiosk.ui.app import KioskApp
 from kiosk.ui.fonts import register_default_font
 from kiosk.ui.frames import settle
 from kiosk.ui.keys import PIN_NAME_KEYS
-from kiosk.ui.linebreak import has_cjk
 from kiosk.ui.samples import sample_result, sample_state
 from kiosk.ui.static_flow import StaticFlow
 from kiosk.ui.text import UiTranslator, format_date
 from kiosk.ui.widgets.base import KioskButton, KioskLabel, LineBreaking
+from tests.typeset.test_linebreak import rule_violations
 from tests.ui.helpers import run_with, visible
-from tests.ui.test_linebreak import rule_violations
 
 pytestmark = pytest.mark.ui
 

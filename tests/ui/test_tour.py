@@ -25,7 +25,9 @@ def rgb(color: tuple[float, ...]) -> tuple[int, ...]:
 
 
 def test_every_screen_in_every_language(tmp_path: Path) -> None:
+    """…and every text fits its box (kiosk.ui.fit: nothing cut off, nothing outside the window)."""
     written = render_tour(tmp_path)
+    assert render_tour.clipped == []  # type: ignore[attr-defined]
     expected = {f"{language}__{screen.value}.png" for language in LANGUAGES for screen in Screen}
     assert {p.name for p in written} == expected
     assert {p.name for p in tmp_path.iterdir()} == expected
@@ -37,9 +39,16 @@ def test_every_screen_in_every_language(tmp_path: Path) -> None:
         assert header_pixel(path) == rgb(NORMAL.header), f"{path.name}: the header is not drawn"
 
 
+def test_large_text_fits_on_every_screen_in_every_language(tmp_path: Path) -> None:
+    written = render_tour(tmp_path, variants=("large-text",))
+    assert len(written) == len(LANGUAGES) * len(Screen)
+    assert render_tour.clipped == []  # type: ignore[attr-defined]
+
+
 def test_variants_and_extras(tmp_path: Path) -> None:
     written = render_tour(tmp_path, ["vi"], [Screen.ATTRACT, Screen.RESULT],
                           variants=("normal", "large-text", "high-contrast"), extras=True)
+    assert render_tour.clipped == []  # type: ignore[attr-defined]  # large text too
     names = {p.name for p in written}
     assert file_name("vi", "result", "high-contrast") in names and "vi__attract__language-picker.png" in names
     assert "vi__result__details.png" in names and "vi__attract__idle-warning.png" in names

@@ -14,7 +14,7 @@ from kiosk.app.cli.output import EXIT_USAGE, emit_json, fail
 from kiosk.config import ConfigError, KioskConfig, load_config
 from kiosk.services.at_rest import KeyFileError
 from kiosk.services.central import CentralClient
-from kiosk.services.outbox import Outbox, OutboxError, OutboxStatus, central_delivery, open_outbox
+from kiosk.services.outbox import Capacity, Outbox, OutboxError, OutboxStatus, central_delivery, open_outbox
 
 DAY = 86400.0
 
@@ -63,20 +63,28 @@ def run_status(args: argparse.Namespace) -> int:
     _, outbox = opened
     with outbox:
         status = outbox.status()
+        capacity = outbox.capacity()
     if args.json:
-        emit_json({"path": str(outbox.path), **status.as_dict()})
+        emit_json({"path": str(outbox.path), **status.as_dict(), "capacity": capacity.as_dict()})
     else:
-        print_status(str(outbox.path), status)
+        print_status(str(outbox.path), status, capacity)
     return 0
 
 
-def print_status(path: str, status: OutboxStatus) -> None:
+def print_status(path: str, status: OutboxStatus, capacity: Capacity | None = None) -> None:
     oldest = f" (oldest waiting {_age(status.oldest_age_seconds)})" if status.oldest_age_seconds is not None else ""
     print(f"outbox {path}")
     print(f"  {status.depth} queued{oldest}, {status.delivered} delivered, {len(status.dead)} dead")
     if status.last_error:
         when = f" at {_clock(status.last_error_at)}" if status.last_error_at else ""
         print(f"  last error: {status.last_error}{when}")
+    if capacity is not None:
+        free = f"{capacity.free_bytes / 1e6:.0f} MB free, {capacity.needed_bytes / 1e6:.0f} MB needed"
+        if capacity.accepting:
+            print(f"  new applications: accepted ({free})")
+        else:
+            why = "the disk is full" if capacity.reason == "disk_full" else "the delivery reserve is in use"
+            print(f"  new applications: NOT accepted — {why} ({free}); free disk space")
     if status.dead:
         print("  dead items (refused by the server; kept for staff, never retried automatically):")
         for item in status.dead:

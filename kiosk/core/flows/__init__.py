@@ -23,12 +23,25 @@ from kiosk.core.dispatch import Clock
 from kiosk.core.events import Event
 from kiosk.core.input import InputView
 from kiosk.core.messages import Message
-from kiosk.core.ports import CardJobs
+from kiosk.core.ports import Camera, CardJobs, TaskJobs
 from kiosk.core.session import Session
-from kiosk.core.view import ReaderState, ResultView, Screen
+from kiosk.core.view import (
+    ApplicationView,
+    IdEntryView,
+    PhotoView,
+    ReaderState,
+    ReceiptView,
+    RenewalView,
+    ResultView,
+    Screen,
+    StatusView,
+)
 
 CARD_CHECK = "card_check"
-TASKS: tuple[str, ...] = (CARD_CHECK,)
+APPLICATION = "application"
+STATUS = "status"
+RENEWAL = "renewal"
+TASKS: tuple[str, ...] = (CARD_CHECK, APPLICATION, RENEWAL, STATUS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,12 @@ class FlowView:
     pin: InputView | None = None
     result: ResultView | None = None
     not_my_number: bool = False  # the card in the reader answered, but not as a My Number card
+    id_entry: IdEntryView | None = None
+    photo: PhotoView | None = None
+    application: ApplicationView | None = None
+    receipt: ReceiptView | None = None
+    status: StatusView | None = None
+    renewal: RenewalView | None = None
 
 
 class FlowHost(Protocol):
@@ -54,6 +73,16 @@ class FlowHost(Protocol):
 
     @property
     def jobs(self) -> CardJobs: ...
+
+    @property
+    def tasks(self) -> TaskJobs:
+        """Disk and network work (the outbox, the central server), on the task worker."""
+        ...
+
+    @property
+    def camera(self) -> Camera | None:
+        """The kiosk camera, when one is configured."""
+        ...
 
     @property
     def policy(self) -> PinPolicy: ...
@@ -100,4 +129,4 @@ class Flow(Protocol):
         ...
 
 
-__all__ = ["CARD_CHECK", "TASKS", "Flow", "FlowHost", "FlowView"]
+__all__ = ["APPLICATION", "CARD_CHECK", "STATUS", "TASKS", "Flow", "FlowHost", "FlowView"]

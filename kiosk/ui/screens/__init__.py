@@ -20,6 +20,18 @@ SCREEN_CLASSES: dict[Screen, tuple[str, str]] = {
     Screen.RESULT: ("result", "ResultScreen"),
     Screen.GO_TO_COUNTER: ("go_to_counter", "GoToCounterScreen"),
     Screen.ERROR: ("error", "ErrorScreen"),
+    Screen.ID_SCAN: ("id_scan", "IdScanScreen"),
+    Screen.ID_KEYPAD: ("id_keypad", "IdKeypadScreen"),
+    Screen.ID_CONFIRM: ("id_confirm", "IdConfirmScreen"),
+    Screen.PHOTO: ("photo", "PhotoScreen"),
+    Screen.PHOTO_REVIEW: ("photo_review", "PhotoReviewScreen"),
+    Screen.DETAILS: ("details", "DetailsScreen"),
+    Screen.TEXT_ENTRY: ("text_entry", "TextEntryScreen"),
+    Screen.REVIEW: ("review", "ReviewScreen"),
+    Screen.WORKING: ("working", "WorkingScreen"),
+    Screen.RECEIPT: ("receipt", "ReceiptScreen"),
+    Screen.STATUS_RESULT: ("status_result", "StatusResultScreen"),
+    Screen.RENEWAL_CHECK: ("renewal_check", "RenewalCheckScreen"),
 }
 
 

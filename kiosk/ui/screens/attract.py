@@ -27,6 +27,7 @@ class AttractScreen(KioskScreen):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._shown_tasks: tuple[str, ...] | None = None
+        self._task_buttons: dict[str, TaskButton] = {}
 
     def render(self, view: ViewState) -> None:
         super().render(view)
@@ -35,8 +36,10 @@ class AttractScreen(KioskScreen):
             box = self.ids.tasks
             box.clear_widgets()
             for task in view.tasks:
-                button = TaskButton(task=task)
-                button.bind(on_release=lambda b: self._start(b.task))
+                button = self._task_buttons.get(task)
+                if button is None:  # made once, reused (see PinPad: kivy/kivy#3305)
+                    button = self._task_buttons[task] = TaskButton(task=task)
+                    button.bind(on_release=lambda b: self._start(b.task))
                 box.add_widget(button)
 
     def task_button(self, task: str) -> TaskButton:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 
 # Order matters: kv rules of later modules use classes of earlier ones.
-MODULES = ("base", "overlay", "pictures", "header", "assist", "language", "pinpad", "busy", "idle", "tray",
-           "staff_exit")
+MODULES = ("base", "overlay", "pictures", "header", "assist", "language", "pinpad", "keyboard", "camera", "busy",
+           "idle", "tray", "staff_exit")
 
 
 def load_all() -> None:

@@ -8,7 +8,7 @@ wins), so every look a usage site may change is a plain property here (``role``,
 ``scale``, ``wrap``, ``touch_scale``) and the derived values (font size, colour, text size, height) are
 bound in exactly one place: the class rule in ``base.kv``.
 
-Both text widgets draw their text through ``kiosk.ui.linebreak`` (kinsoku shori): Kivy alone would wrap
+Both text widgets draw their text through ``kiosk.typeset.linebreak`` (kinsoku shori): Kivy alone would wrap
 Japanese and Chinese at any character, starting lines with "。" or "ー". ``text`` stays exactly what the
 caller set (tests, speech and the layout signature read it); only the core label that draws gets the
 text with line breaks, ``shown_text``.
@@ -24,8 +24,8 @@ from kivy.uix.button import ButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
+from kiosk.typeset.linebreak import BreakCache
 from kiosk.ui.kv import load_sibling_kv
-from kiosk.ui.linebreak import BreakCache
 
 ROLES = ("primary", "secondary", "danger", "staff", "toggle")
 TEXT_ROLES = ("small", "body", "button", "title", "huge")

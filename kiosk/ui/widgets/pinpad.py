@@ -37,6 +37,9 @@ class PinPad(GridLayout):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._built: tuple[str, ...] | None = None
+        # keys are made once and reused: a discarded Kivy widget whose kv rules still listen to the theme
+        # can raise ReferenceError when the theme changes (kivy/kivy#3305)
+        self._keys: dict[str, KioskButton] = {}
         self.bind(layout=self._rebuild)
         self._rebuild()
 
@@ -51,22 +54,24 @@ class PinPad(GridLayout):
         self.add_widget(self._action("clear", PinClear))
         self.add_widget(self._digit(order[9]))
         self.add_widget(self._action("backspace", PinBackspace))
-        for key in self.children:
-            key.bind(natural_height=self._even_rows)
         self._even_rows()
 
     def _even_rows(self, *_: object) -> None:
         """Every key as tall as the tallest: a grid of equal keys is easier to aim at than a ragged one."""
         self.row_default_height = max((key.natural_height for key in self.children), default=0)
 
-    def _digit(self, digit: str) -> DigitButton:
-        button = DigitButton(text=digit)
-        button.bind(on_release=lambda _b: _post(PinDigit(digit)))
+    def _digit(self, digit: str) -> KioskButton:
+        button = self._keys.get(digit)
+        if button is None:
+            button = self._keys[digit] = DigitButton(text=digit)
+            button.bind(on_release=lambda _b: _post(PinDigit(digit)), natural_height=self._even_rows)
         return button
 
     def _action(self, name: str, event: type) -> KioskButton:
-        button = PinActionButton(action=name)
-        button.bind(on_release=lambda _b: _post(event()))
+        button = self._keys.get(f"action:{name}")
+        if button is None:
+            button = self._keys[f"action:{name}"] = PinActionButton(action=name)
+            button.bind(on_release=lambda _b: _post(event()), natural_height=self._even_rows)
         return button
 
 

@@ -1,4 +1,4 @@
-"""Kinsoku line breaking (``kiosk.ui.linebreak``) without Kivy: a fixed-advance "font" makes widths exact.
+"""Kinsoku line breaking (``kiosk.typeset.linebreak``) without Kivy: a fixed-advance "font" makes widths exact.
 
 The rule check here is written from the requirement, not imported from the module under test, and is
 proven on a naive character wrap (what Kivy does) before it is trusted on ``break_text``.
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from kiosk.i18n import catalog
-from kiosk.ui import linebreak
-from kiosk.ui.linebreak import BreakCache, break_text
+from kiosk.typeset import linebreak
+from kiosk.typeset.linebreak import BreakCache, break_text
 
 EM = 10  # a fullwidth character; halfwidth ones are EM / 2
 

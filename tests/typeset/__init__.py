@@ -1,0 +1,1 @@
+"""Tests of the Kivy-free typesetting package (``kiosk.typeset``)."""
