@@ -271,7 +271,7 @@ def test_after_an_application_nothing_of_the_resident_remains_on_screen_in_logs_
         app = runtime.app
         yield from to_photo(runtime)
         yield from photo(runtime, good_picture())
-        yield from to_review(runtime, braille=BRAILLE)
+        yield from to_review(runtime, email=EMAIL, braille=BRAILLE)
         seen["photo"] = app.view.application.photo_jpeg
         seen["review"] = screen_texts()
         yield from submit_with_consent(runtime)
@@ -289,8 +289,9 @@ def test_after_an_application_nothing_of_the_resident_remains_on_screen_in_logs_
         run_runtime(runtime, script)
     photo_bytes = seen["photo"]
     assert isinstance(photo_bytes, bytes) and len(photo_bytes) > 20_000  # a real JPEG went through
-    assert APPLICATION_ID in seen["review"].replace(" ", "") and BRAILLE in seen["review"]  # shown while needed
-    secrets = (APPLICATION_ID, BRAILLE, base64.b64encode(photo_bytes[:600]).decode("ascii"))
+    review = seen["review"]
+    assert APPLICATION_ID in review.replace(" ", "") and BRAILLE in review and EMAIL in review  # shown while needed
+    secrets = (APPLICATION_ID, BRAILLE, EMAIL, base64.b64encode(photo_bytes[:600]).decode("ascii"))
     for secret in secrets:
         assert secret not in seen["after"].replace(" ", "")
         assert secret not in caplog.text
@@ -300,7 +301,7 @@ def test_after_an_application_nothing_of_the_resident_remains_on_screen_in_logs_
     assert any(p.name.startswith("outbox") for p in written)  # the outbox is among the files searched
     for path in written:
         data = path.read_bytes()
-        for secret in (APPLICATION_ID.encode(), BRAILLE.encode(), photo_bytes[200:264]):
+        for secret in (APPLICATION_ID.encode(), BRAILLE.encode(), EMAIL.encode(), photo_bytes[200:264]):
             assert secret not in data, path
 
 
