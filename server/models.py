@@ -71,10 +71,14 @@ class Kiosk(Base):
     reader_state: Mapped[str | None] = mapped_column(String(32))
     outbox_depth: Mapped[int | None] = mapped_column(Integer)
     outbox_oldest_age_seconds: Mapped[float | None] = mapped_column(Float)
+    sign_in_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sign_in_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    office: Mapped[str | None] = mapped_column(String(64))
 
 
 class Clerk(Base):
-    """A counter clerk (role ``clerk``) or an operator who may also seed pickups (role ``operator``)."""
+    """A counter clerk (role ``clerk``), a supervisor who may also override a failed pickup check with a
+    reason (role ``supervisor``), or an operator who may also seed pickups (role ``operator``)."""
 
     __tablename__ = "clerks"
 
@@ -85,6 +89,7 @@ class Clerk(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    office: Mapped[str | None] = mapped_column(String(64))
 
 
 class ClerkSession(Base):
