@@ -9,7 +9,7 @@ Commands::
     serve          run HTTPS (mTLS) until Ctrl-C
     demo-pki DIR   make a TEST/DEMO CA, server and kiosk certificates
     add-kiosk ID --cert PEM            register a kiosk's client certificate fingerprint
-    add-clerk NAME [--role operator]   create a clerk (password prompted or --password-env VAR)
+    add-clerk NAME [--role R]          create a clerk (password prompted or --password-env VAR)
     add-pickup …   seed a pickup (operator task; the API has POST /v1/pickups too)
     set-application-status ID STATE    move an application: in_production, refused, received (re-open)
     import-crl FILE --ca CA.pem        verify and store a CRL
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     clerk = commands.add_parser("add-clerk", help="create a clerk account")
     clerk.add_argument("username")
-    clerk.add_argument("--role", choices=("clerk", "operator"), default="clerk")
+    clerk.add_argument("--role", choices=("clerk", "supervisor", "operator"), default="clerk")
     clerk.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     _database_options(clerk)
     clerk.set_defaults(handler=cmd_add_clerk)

@@ -397,7 +397,7 @@ class TokenOut(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_at: datetime
     username: str
-    role: Literal["clerk", "operator"]
+    role: Literal["clerk", "supervisor", "operator"]
 
 
 class Health(BaseModel):

@@ -63,6 +63,10 @@ class Settings:
     handover_grant_lifetime: timedelta = timedelta(days=7)
     lockout_threshold: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
+    # Failed sign-ins at one kiosk across all user names, per window: a kiosk left alone cannot be used to
+    # try one password on many accounts (each account's own lockout would never trigger).
+    kiosk_sign_in_failures: int = 10
+    kiosk_sign_in_window: timedelta = timedelta(minutes=15)
     heartbeat_stale_after: timedelta = timedelta(minutes=3)
     # A 7 MB photo is 9.4 MB in base64; anything far beyond that is refused before it is read.
     max_body_bytes: int = 10 * 1024 * 1024
@@ -92,6 +96,10 @@ class Settings:
             raise ValueError("client_cert_mode must be 'required' or 'optional'")
         if self.lockout_threshold < 1:
             raise ValueError("lockout_threshold must be at least 1")
+        if self.kiosk_sign_in_failures < 1:
+            raise ValueError("kiosk_sign_in_failures must be at least 1")
+        if self.kiosk_sign_in_window <= timedelta(0) or self.lockout_duration <= timedelta(0):
+            raise ValueError("kiosk_sign_in_window and lockout_duration must be positive")
         if self.clerk_token_lifetime <= timedelta(0):
             raise ValueError("clerk_token_lifetime must be positive")
         if self.handover_grant_lifetime <= timedelta(0):
@@ -169,6 +177,10 @@ class Settings:
             kwargs["lockout_threshold"] = int(clerks.pop("lockout_threshold"))
         if "lockout_seconds" in clerks:
             kwargs["lockout_duration"] = timedelta(seconds=int(clerks.pop("lockout_seconds")))
+        if "kiosk_failure_limit" in clerks:
+            kwargs["kiosk_sign_in_failures"] = int(clerks.pop("kiosk_failure_limit"))
+        if "kiosk_failure_window_seconds" in clerks:
+            kwargs["kiosk_sign_in_window"] = timedelta(seconds=int(clerks.pop("kiosk_failure_window_seconds")))
         if "burst" in lookups:
             kwargs["status_lookup_burst"] = int(lookups.pop("burst"))
         if "refill_seconds" in lookups:

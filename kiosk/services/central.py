@@ -324,7 +324,9 @@ class CentralClient:
         )
 
     def sign_in_clerk(self, username: str, password: str) -> ClerkSession:
-        """POST /v1/clerk/sessions: a clerk signs in at this kiosk (401 wrong password, 423 locked)."""
+        """POST /v1/clerk/sessions: a clerk signs in at this kiosk. ``Rejected`` 401 ``invalid_credentials``
+        covers a wrong password, an unknown name and a locked account alike (the server will not say which);
+        ``RateLimited`` (429) when this kiosk has had too many failed sign-ins."""
         body = {"username": username, "password": password}
         status, answer = self._post("/v1/clerk/sessions", "/v1/clerk/sessions", body)
         token = answer.get("token")

@@ -153,6 +153,8 @@ def live(
         # this tier's photos are fast noise JPEGs (the upload rules); the face rules are tested with
         # synthetic faces against the reference server in tests/services/test_photo_rules_real.py
         photo_face_checks=False,
+        # room for parallel-lockout tests over both kiosks; test_clerks.py checks the limit itself
+        kiosk_sign_in_failures=20,
     )
     clock = MovableClock()
     background = BackgroundServer(settings, clock=clock)
@@ -187,6 +189,7 @@ def live(
 
 @pytest.fixture
 def server(live: LiveServer) -> Iterator[LiveServer]:
+    live.reset_sign_in_limits()  # each test starts with full sign-in budgets at every kiosk
     live.context.lookups.reset()  # each test starts with full status-lookup budgets
     live.context.nonces.reset()
     try:

@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server import security
 from server.app import build_context, create_app
 from server.deps import ServerContext
-from server.models import Clerk, ClerkSession
+from server.models import Clerk, ClerkSession, Kiosk
 from server.pki_demo import DemoPki
 from server.serve import BackgroundServer
 from server.settings import Settings
@@ -189,6 +189,12 @@ class LiveServer:
         return self.session(kiosk).post(
             self.url("/v1/applications"), json=body, headers={"Idempotency-Key": key or idempotency_key()}
         )
+
+    def reset_sign_in_limits(self) -> None:
+        """Forget every kiosk's failed sign-ins (tests share one server; each starts with a full budget)."""
+        with self.context.sessions() as session:
+            session.execute(update(Kiosk).values(sign_in_failures=0, sign_in_window_start=None))
+            session.commit()
 
     def close_sessions(self) -> None:
         for session in self._sessions:
