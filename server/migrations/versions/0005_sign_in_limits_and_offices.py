@@ -23,18 +23,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("kiosks") as batch:
-        batch.add_column(sa.Column("sign_in_failures", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("sign_in_window_start", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("office", sa.String(64), nullable=True))
-    with op.batch_alter_table("clerks") as batch:
-        batch.add_column(sa.Column("office", sa.String(64), nullable=True))
+    # Plain ADD COLUMN (no batch copy): on SQLite a batch would drop and re-create ``kiosks``, which every
+    # other table references, and fail on a database that holds rows.
+    op.add_column("kiosks", sa.Column("sign_in_failures", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("kiosks", sa.Column("sign_in_window_start", UTCDateTime(), nullable=True))
+    op.add_column("kiosks", sa.Column("office", sa.String(64), nullable=True))
+    op.add_column("clerks", sa.Column("office", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("clerks") as batch:
-        batch.drop_column("office")
-    with op.batch_alter_table("kiosks") as batch:
-        batch.drop_column("office")
-        batch.drop_column("sign_in_window_start")
-        batch.drop_column("sign_in_failures")
+    # SQLite (3.35+) and PostgreSQL both drop a plain column in place.
+    for table, column in (("clerks", "office"), ("kiosks", "office"), ("kiosks", "sign_in_window_start"),
+                          ("kiosks", "sign_in_failures")):
+        op.drop_column(table, column)
