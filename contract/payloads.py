@@ -1,15 +1,16 @@
 """The payloads the kiosk sends and the server accepts, with the limits both sides must share.
 
 Covered: the application (and its ``options``: electronic certificates, braille name — shared with the
-renewal, ``contract.renewal``), the handover (and the outbox item that carries it), the staff call and the
-basic 4 object, and the identifiers in them or beside them (pickup ids, serials, key ids, handover grants, staff-call
-ids, the Idempotency-Key header). The server's pydantic models (server/schemas.py) take
-these patterns and limits from the constants below, and the kiosk validates with the functions below
-before an item is queued (``Outbox.enqueue``) or sent (``CentralClient.record_handover``), so a body the
-kiosk accepts is not refused by the server for a rule the kiosk did not know. The kiosk is, if anything,
-stricter: times must be RFC 3339 strings with an offset (the server also takes other ISO 8601
-spellings), and the photo's base64 is checked here rather than after upload. Photo *content* rules live
-in ``contract.photo``.
+renewal, ``contract.renewal``), the handover (its checks, the PINs set, the documents collected, a
+supervisor's override — and the outbox item that carries it), the supervisor's override request, the staff
+call and the basic 4 object, and the identifiers in them or beside them (pickup ids, notice numbers,
+serials, key ids, handover grants, override ids, staff-call ids, the Idempotency-Key header). The server's
+pydantic models (server/schemas.py) take these patterns and limits from the constants below, and the kiosk
+validates with the functions below before an item is queued (``Outbox.enqueue``) or sent
+(``CentralClient.record_handover``), so a body the kiosk accepts is not refused by the server for a rule the
+kiosk did not know. The kiosk is, if anything, stricter: times must be RFC 3339 strings with an offset (the
+server also takes other ISO 8601 spellings), and the photo's base64 is checked here rather than after
+upload. Photo *content* rules live in ``contract.photo``.
 
 Error messages name the field and the rule, never the value (values are personal data).
 """
@@ -32,6 +33,11 @@ PICKUP_ID_PATTERN = r"^P-[0-9A-F]{16}$"
 # An opaque single-use handover grant (``POST /v1/pickups/{id}/handover-grants``): URL-safe base64 of 32+
 # random bytes. The kiosk never interprets it; the server keeps only its SHA-256.
 HANDOVER_GRANT_PATTERN = r"^[A-Za-z0-9_-]{43,128}$"
+# A supervisor's override of failed pickup checks (``POST /v1/pickups/{id}/overrides``): opaque and single use
+# like a grant, the same shape; the server keeps only its SHA-256.
+OVERRIDE_ID_PATTERN = r"^[A-Za-z0-9_-]{43,128}$"
+# The number on the pickup notice (交付通知書): the city's numbering. UNCONFIRMED format; this is tolerant.
+NOTICE_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 # A staff call's id: a UUID in canonical lower-case form, made by the kiosk so a retry is idempotent.
 STAFF_CALL_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 SERIAL_PATTERN = r"^[0-9A-Fa-f]{1,40}$"
@@ -53,9 +59,31 @@ TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 
+
+# --- what a handover records (workflows-and-peers.md C.2) -------------------------------------------------
+# Each check of the counter, as the kiosk saw it. ``card_verified``: the driver's verdict on the chip;
+# ``card_identity``: the card's auth certificate serial is the one the server expects for this pickup (the
+# server checks the serial itself as well, and no override can hand over another card); ``basic4_match``: the
+# card's basic 4 matched the pickup's keyed hash; ``face_visual``: the clerk confirmed the face against the
+# application photo; ``pins_set``: the resident set the PINs (a child under 15 sets no sign PIN; a face-only
+# card sets none, so it is not a required check).
+HANDOVER_CHECKS = ("card_verified", "card_identity", "basic4_match", "face_visual", "pins_set")
+# A card is handed over only when each of these passed, or a supervisor overrode exactly the others.
+REQUIRED_HANDOVER_CHECKS = ("card_verified", "card_identity", "basic4_match", "face_visual")
+CHECK_OUTCOMES = ("passed", "failed", "not_checked")
+PIN_NAMES = ("auth", "sign", "card_info", "juki")
+# What the counter takes back: the notification card (通知カード), a 住基カード, an old My Number card.
+COLLECTED_DOCUMENTS = ("notification_card", "juki_card", "old_card")
+# The supervisor's reason, typed on the kiosk: free text that may name the resident, so the server seals it.
+OVERRIDE_REASON_MIN = 5
+OVERRIDE_REASON_MAX = 500
+_REASON_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _PICKUP_ID = re.compile(PICKUP_ID_PATTERN)
 _GRANT = re.compile(HANDOVER_GRANT_PATTERN)
+_OVERRIDE_ID = re.compile(OVERRIDE_ID_PATTERN)
+_NOTICE_NUMBER = re.compile(NOTICE_NUMBER_PATTERN)
 _STAFF_CALL_ID = re.compile(STAFF_CALL_ID_PATTERN)
 _SERIAL = re.compile(SERIAL_PATTERN)
 _KEY_ID = re.compile(KEY_ID_PATTERN)
@@ -103,27 +131,63 @@ class ApplicationPayload(TypedDict):
     submitted_at: str
 
 
+class HandoverChecks(TypedDict):
+    """Each of ``HANDOVER_CHECKS`` with its outcome: "passed", "failed" or "not_checked"."""
+
+    card_verified: str
+    card_identity: str
+    basic4_match: str
+    face_visual: str
+    pins_set: str
+
+
+class Collected(TypedDict):
+    """Which documents the counter took back (``COLLECTED_DOCUMENTS``), each true or false."""
+
+    notification_card: bool
+    juki_card: bool
+    old_card: bool
+
+
 class HandoverPayload(TypedDict):
     """``POST /v1/pickups/{pickup_id}/handover``.
 
     ``grant`` authorises it instead of a clerk's bearer token: a clerk session lasts 30 minutes, but a
     handover may wait in the kiosk's outbox for days; the grant was issued to this kiosk for this pickup
-    while the clerk was signed in, and the first handover recorded with it uses it up.
+    while the clerk was signed in, and the first handover recorded with it uses it up. ``checks``,
+    ``pins_set`` and ``collected`` are what happened at the counter (nothing personal); ``override`` is a
+    supervisor's single-use override id, needed when a required check did not pass
+    (``checks_needing_override``).
     """
 
     card_auth_cert_serial: str
     handed_over_at: str
     grant: str
+    checks: HandoverChecks
+    pins_set: list[str]
+    collected: Collected
+    override: NotRequired[str | None]
 
 
 class HandoverItem(TypedDict):
     """The kiosk outbox's ``handover`` item: the pickup it is for, plus the body (sealed at rest: the grant
-    is a credential)."""
+    and the override are credentials)."""
 
     pickup_id: str
     card_auth_cert_serial: str
     handed_over_at: str
     grant: str
+    checks: HandoverChecks
+    pins_set: list[str]
+    collected: Collected
+    override: NotRequired[str | None]
+
+
+class OverrideRequestPayload(TypedDict):
+    """``POST /v1/pickups/{pickup_id}/overrides`` (a supervisor): which required checks did not pass, and why."""
+
+    failed_checks: list[str]
+    reason: str
 
 
 class StaffCallPayload(TypedDict):
@@ -222,7 +286,14 @@ _CONTACT_FIELDS = frozenset(Contact.__annotations__)
 _OPTIONS_FIELDS = frozenset(Options.__annotations__)
 _OPTIONS_REQUIRED = frozenset({"electronic_certificates"})
 _HANDOVER_FIELDS = frozenset(HandoverPayload.__annotations__)
+_HANDOVER_REQUIRED = _HANDOVER_FIELDS - {"override"}
 _HANDOVER_ITEM_FIELDS = frozenset(HandoverItem.__annotations__)
+_HANDOVER_ITEM_REQUIRED = _HANDOVER_ITEM_FIELDS - {"override"}
+# Fields an outbox item queued by an older kiosk lacks: such an item cannot be delivered (see the outbox).
+HANDOVER_DETAIL_FIELDS = ("checks", "pins_set", "collected")
+_CHECK_FIELDS = frozenset(HANDOVER_CHECKS)
+_COLLECTED_FIELDS = frozenset(COLLECTED_DOCUMENTS)
+_OVERRIDE_REQUEST_FIELDS = frozenset(OverrideRequestPayload.__annotations__)
 _STAFF_CALL_FIELDS = frozenset(StaffCallPayload.__annotations__)
 _BASIC4_FIELDS = frozenset(Basic4Payload.__annotations__)
 
@@ -292,6 +363,79 @@ def validate_application(payload: object) -> ApplicationPayload:
     return body  # type: ignore[return-value]
 
 
+def is_override_id(value: str) -> bool:
+    return _fits(_OVERRIDE_ID, value)
+
+
+def is_notice_number(value: str) -> bool:
+    """1-32 characters of A-Z, a-z, 0-9 and '-' (the number printed on the pickup notice)."""
+    return _fits(_NOTICE_NUMBER, value)
+
+
+def checks_needing_override(checks: Mapping[str, str]) -> tuple[str, ...]:
+    """The required checks that did not pass ("failed" or "not_checked"), in ``REQUIRED_HANDOVER_CHECKS``
+    order: what a supervisor's override must name, exactly, for the handover to be accepted."""
+    return tuple(name for name in REQUIRED_HANDOVER_CHECKS if checks.get(name) != "passed")
+
+
+def validate_checks(value: object, field: str = "checks") -> HandoverChecks:
+    """Every one of ``HANDOVER_CHECKS``, each "passed", "failed" or "not_checked" (none may be left out)."""
+    checks = _object(value, field, _CHECK_FIELDS, _CHECK_FIELDS)
+    for name in HANDOVER_CHECKS:
+        if checks[name] not in CHECK_OUTCOMES:
+            raise PayloadInvalid(f"{field}.{name}", f"must be one of {', '.join(CHECK_OUTCOMES)}")
+    return checks  # type: ignore[return-value]
+
+
+def check_pin_names(value: object, field: str = "pins_set") -> list[str]:
+    """A list of distinct PIN names (``PIN_NAMES``); empty when none were set (a face-only card)."""
+    if not isinstance(value, list):
+        raise PayloadInvalid(field, "must be a list of PIN names")
+    if any(name not in PIN_NAMES for name in value):
+        raise PayloadInvalid(field, f"may only hold {', '.join(PIN_NAMES)}")
+    if len(set(value)) != len(value):
+        raise PayloadInvalid(field, "names a PIN twice")
+    return value
+
+
+def validate_collected(value: object, field: str = "collected") -> Collected:
+    """Each of ``COLLECTED_DOCUMENTS`` as a real JSON boolean."""
+    collected = _object(value, field, _COLLECTED_FIELDS, _COLLECTED_FIELDS)
+    for name in COLLECTED_DOCUMENTS:
+        if not isinstance(collected[name], bool):
+            raise PayloadInvalid(f"{field}.{name}", "must be true or false")
+    return collected  # type: ignore[return-value]
+
+
+def check_failed_check_names(value: object, field: str = "failed_checks") -> list[str]:
+    """What an override names: 1-4 distinct ``REQUIRED_HANDOVER_CHECKS`` (only a required check needs one)."""
+    if not isinstance(value, list) or not value:
+        raise PayloadInvalid(field, "must be a non-empty list of check names")
+    if any(name not in REQUIRED_HANDOVER_CHECKS for name in value):
+        raise PayloadInvalid(field, f"may only hold {', '.join(REQUIRED_HANDOVER_CHECKS)}")
+    if len(set(value)) != len(value):
+        raise PayloadInvalid(field, "names a check twice")
+    return value
+
+
+def check_override_reason(value: object, field: str = "reason") -> str:
+    """5-500 characters, not only spaces, no control characters but tab and newline."""
+    reason = _text(value, field, minimum=OVERRIDE_REASON_MIN, maximum=OVERRIDE_REASON_MAX)
+    if _REASON_CONTROL.search(reason):
+        raise PayloadInvalid(field, "must not hold control characters (tab and newline are fine)")
+    if len(reason.strip()) < OVERRIDE_REASON_MIN:
+        raise PayloadInvalid(field, f"must say why in at least {OVERRIDE_REASON_MIN} characters")
+    return reason
+
+
+def validate_override_request(payload: object) -> OverrideRequestPayload:
+    """The body of ``POST /v1/pickups/{pickup_id}/overrides``."""
+    body = _object(payload, "override", _OVERRIDE_REQUEST_FIELDS, _OVERRIDE_REQUEST_FIELDS)
+    check_failed_check_names(body["failed_checks"])
+    check_override_reason(body["reason"])
+    return body  # type: ignore[return-value]
+
+
 def _check_handover_fields(body: Mapping[str, Any]) -> None:
     serial = body["card_auth_cert_serial"]
     if not isinstance(serial, str) or not is_serial_hex(serial):
@@ -300,11 +444,17 @@ def _check_handover_fields(body: Mapping[str, Any]) -> None:
     grant = body["grant"]
     if not isinstance(grant, str) or not is_handover_grant(grant):
         raise PayloadInvalid("grant", "must be the handover grant the server issued (43-128 URL-safe characters)")
+    validate_checks(body["checks"])
+    check_pin_names(body["pins_set"])
+    validate_collected(body["collected"])
+    override = body.get("override")
+    if override is not None and not (isinstance(override, str) and is_override_id(override)):
+        raise PayloadInvalid("override", "must be the override id the server issued (43-128 URL-safe characters)")
 
 
 def validate_handover(payload: object) -> HandoverPayload:
     """The body of ``POST /v1/pickups/{pickup_id}/handover``."""
-    body = _object(payload, "handover", _HANDOVER_FIELDS, _HANDOVER_FIELDS)
+    body = _object(payload, "handover", _HANDOVER_FIELDS, _HANDOVER_REQUIRED)
     _check_handover_fields(body)
     return body  # type: ignore[return-value]
 
@@ -312,7 +462,7 @@ def validate_handover(payload: object) -> HandoverPayload:
 def validate_handover_item(payload: object) -> HandoverItem:
     """The outbox's ``handover`` item: checked at enqueue, so a handover the server would refuse for its
     form is refused while the clerk is still at the counter, not found dead in the outbox later."""
-    body = _object(payload, "handover", _HANDOVER_ITEM_FIELDS, _HANDOVER_ITEM_FIELDS)
+    body = _object(payload, "handover", _HANDOVER_ITEM_FIELDS, _HANDOVER_ITEM_REQUIRED)
     pickup_id = body["pickup_id"]
     if not isinstance(pickup_id, str) or not is_pickup_id(pickup_id):
         raise PayloadInvalid("pickup_id", "must be P- and 16 upper-case hex digits")
@@ -321,12 +471,19 @@ def validate_handover_item(payload: object) -> HandoverItem:
 
 
 def handover_body(item: HandoverItem) -> HandoverPayload:
-    """The request body of an outbox ``handover`` item (everything but the pickup id, which is in the path)."""
-    return {
+    """The request body of an outbox ``handover`` item (everything but the pickup id, which is in the path;
+    ``override`` only when there is one)."""
+    body: HandoverPayload = {
         "card_auth_cert_serial": item["card_auth_cert_serial"],
         "handed_over_at": item["handed_over_at"],
         "grant": item["grant"],
+        "checks": item["checks"],
+        "pins_set": item["pins_set"],
+        "collected": item["collected"],
     }
+    if item.get("override") is not None:
+        body["override"] = item["override"]
+    return body
 
 
 def validate_staff_call(payload: object) -> StaffCallPayload:

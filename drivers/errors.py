@@ -201,6 +201,28 @@ class PinGuardRefused(CardError):
         super().__init__(f"not trying the {pin_name} PIN: {remaining} tries left ({reason})")
 
 
+class PinNotSet(CardError):
+    """The PIN has no value yet (a new card in its issuance state): nothing to verify, no try spent."""
+
+    code = "pin_not_set"
+
+    def __init__(self, pin_name: str) -> None:
+        self.pin_name = pin_name
+        super().__init__(f"the {pin_name} PIN is not set yet on this card (new card); nothing was sent")
+
+
+class IssuanceRefused(CardError):
+    """Setting initial PINs was refused before any PIN reached the card (e.g. a PIN is already set)."""
+
+    code = "issuance_refused"
+
+    def __init__(self, reason: str, pin_name: str | None = None) -> None:
+        self.reason = reason  # stable: "already_set", "no_sign_pin_on_card", "not_on_card", "blocked"
+        self.pin_name = pin_name
+        where = f" ({pin_name} PIN)" if pin_name else ""
+        super().__init__(f"initial PINs not set: {reason}{where}; no PIN was sent to the card")
+
+
 class CertificateRefused(CardError):
     """The card's auth certificate already failed (untrusted, expired, broken): no PIN is sent to it."""
 

@@ -9,7 +9,8 @@ checkout and never writes into its own package:
 * the shipped configuration files (``DEFAULTS_DIR``): package data of ``kiosk.defaults``, found through
   ``importlib.resources``; in a checkout its files are links to the repository's ``config/`` folder and
   resolve to it;
-* state (outbox, demo PKI, demo server database): ``state_dir()``; a config names it as ``{state}/...``;
+* state (outbox, audit trail, demo PKI, demo server database): ``state_dir()``; a config names it as
+  ``{state}/...``;
 * other relative paths in a config file are relative to that file's folder.
 """
 
@@ -86,6 +87,9 @@ class KioskSection:
     id: str = "kiosk-unnamed"
     # "unattended": residents alone (never spends a PIN's last try); "attended": a clerk at the counter.
     mode: str = "unattended"
+    # "resident": the self-service tasks on the attract screen. "counter": the clerk's pickup desk (交付) —
+    # clerk sign-in first, nothing a resident could start alone; a resident kiosk never offers it.
+    station: str = "resident"
     languages: tuple[str, ...] = ("ja", "ja-easy", "en", "zh-Hans", "ko", "vi", "pt-BR", "es", "tl", "id")
 
 
@@ -102,6 +106,14 @@ class StaffSection:
     # PBKDF2 hash of the staff exit PIN (``python -m kiosk.ui.staff`` prints it). Empty: in ``kiosk run``
     # there is no exit from the full-screen kiosk but stopping the service.
     exit_pin_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ClerkSection:
+    # A counter kiosk signs its clerk out after this long without a touch (and at the server token's end).
+    sign_out_after_seconds: float = 300.0
+    # How often the clerk's list of open "call staff" requests of the office is refreshed.
+    staff_calls_refresh_seconds: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,13 @@ class OutboxSection:
     backoff_max_seconds: float = 300.0
     # How often the flusher looks for items queued by another process while it has nothing to do.
     poll_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class AuditSection:
+    # The kiosk's hash-chained audit trail of clerk actions (SQLite; -wal and -shm files appear beside it),
+    # shipped to the central server when it is reachable. Check it with `kiosk audit verify`.
+    path: str = f"{STATE}/audit.sqlite3"
 
 
 _DEFAULT_REQUIRED_CHECKS = ("auth_chain", "auth_validity", "auth_key_usage", "possession", "revocation")
@@ -202,9 +221,11 @@ class KioskConfig:
     card: CardSection = field(default_factory=CardSection)
     simulator: SimulatorSection = field(default_factory=SimulatorSection)
     staff: StaffSection = field(default_factory=StaffSection)
+    clerk: ClerkSection = field(default_factory=ClerkSection)
     timeouts: TimeoutSection = field(default_factory=TimeoutSection)
     server: ServerSection = field(default_factory=ServerSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
+    audit: AuditSection = field(default_factory=AuditSection)
     verification: VerificationSection = field(default_factory=VerificationSection)
     staff_call: StaffCallSection = field(default_factory=StaffCallSection)
     camera: CameraSection = field(default_factory=CameraSection)
@@ -227,6 +248,7 @@ def _is_state_path(value: str) -> bool:
 
 _CHOICES = {
     ("kiosk", "mode"): ("unattended", "attended"),
+    ("kiosk", "station"): ("resident", "counter"),
     ("card", "extended_apdus"): ("auto", "yes", "no"),
     ("simulator", "delay"): ("off", "real-card"),
     ("simulator", "reader_index"): (0, 1),
@@ -260,10 +282,16 @@ def parse_config(raw: dict[str, Any], source: Path | None = None) -> KioskConfig
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: [{name}] must be a table (a [{name}] section)")
         sections[name] = _section(where, name, hints[name], value)
+    kiosk = sections.get("kiosk")
+    if kiosk is not None and kiosk.station == "counter" and kiosk.mode != "attended":
+        raise ConfigError(f"{where}: kiosk.station = \"counter\" needs kiosk.mode = \"attended\" (a clerk is there)")
     outbox = sections.get("outbox")
     if outbox is not None and outbox.backoff_max_seconds < outbox.backoff_base_seconds:
         raise ConfigError(f"{where}: outbox.backoff_max_seconds ({outbox.backoff_max_seconds}) must be at least "
                           f"outbox.backoff_base_seconds ({outbox.backoff_base_seconds})")
+    audit = sections.get("audit")
+    if audit is not None and not audit.path.strip():
+        raise ConfigError(f"{where}: audit.path must name the audit trail's file, e.g. \"{STATE}/audit.sqlite3\"")
     verification = sections.get("verification")
     if verification is not None:
         _check_verification(where, verification)

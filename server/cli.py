@@ -8,22 +8,25 @@ Commands::
 
     serve          run HTTPS (mTLS) until Ctrl-C
     demo-pki DIR   make a TEST/DEMO CA, server and kiosk certificates
-    add-kiosk ID --cert PEM            register a kiosk's client certificate fingerprint
-    add-clerk NAME [--role R]          create a clerk (password prompted or --password-env VAR)
+    add-kiosk ID --cert PEM [--office O]   register a kiosk's client certificate fingerprint
+    add-clerk NAME [--role R] [--office O] create a clerk (password prompted or --password-env VAR)
     add-pickup …   seed a pickup (operator task; the API has POST /v1/pickups too)
     set-application-status ID STATE    move an application: in_production, refused, received (re-open)
     import-crl FILE --ca CA.pem        verify and store a CRL
     export-openapi [--check]           write (or compare) server/openapi.json
+    audit-export --format jsonl|csv    the kiosks' audit trails for an auditor ([--kiosk-id] [--since] [--out])
+    audit-verify [--kiosk-id ID]       re-check the stored audit chains; exit 1 naming the first bad entry
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,16 +126,35 @@ def cmd_add_kiosk(args: argparse.Namespace) -> int:
         digest = fingerprint_of_pem_file(Path(args.cert))
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from exc
+    office = _office(args)
     context = _context(args)
     try:
         with context.sessions() as session, session.begin():
-            register_kiosk(session, kiosk_id=args.kiosk_id, fingerprint=digest, now=_now())
+            kiosk = register_kiosk(session, kiosk_id=args.kiosk_id, fingerprint=digest, now=_now())
+            kiosk.office = office
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     finally:
         context.engine.dispose()
-    _emit(args, {"kiosk_id": args.kiosk_id, "sha256": digest}, [f"kiosk {args.kiosk_id} registered: {digest}"])
+    where = f" (office {office})" if office else ""
+    data = {"kiosk_id": args.kiosk_id, "sha256": digest, "office": office}
+    _emit(args, data, [f"kiosk {args.kiosk_id} registered{where}: {digest}"])
     return 0
+
+
+_OFFICE_MAX = 64
+
+
+def _office(args: argparse.Namespace) -> str | None:
+    """``--office``: the office a kiosk or clerk belongs to (clerks see the staff calls of their office's
+    kiosks); None when not given (a one-office city needs none). Re-registering without it clears it."""
+    office = getattr(args, "office", None)
+    if office is None:
+        return None
+    office = office.strip()
+    if not office or len(office) > _OFFICE_MAX or not office.isprintable():
+        raise CliError(f"--office must be 1-{_OFFICE_MAX} printable characters")
+    return str(office)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -154,6 +176,7 @@ def cmd_add_clerk(args: argparse.Namespace) -> int:
 
     from server import security
 
+    office = _office(args)
     password = _read_password(args)
     try:
         security.check_password_policy(password)
@@ -162,13 +185,18 @@ def cmd_add_clerk(args: argparse.Namespace) -> int:
     context = _context(args)
     try:
         with context.sessions() as session:
-            security.add_clerk(session, username=args.username, password=password, role=args.role, now=_now())
+            clerk = security.add_clerk(session, username=args.username, password=password, role=args.role, now=_now())
+            clerk.office = office
             session.commit()
     except IntegrityError as exc:
         raise CliError(f"clerk {args.username!r} exists already") from exc
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     finally:
         context.engine.dispose()
-    _emit(args, {"username": args.username, "role": args.role}, [f"{args.role} {args.username} created"])
+    where = f" (office {office})" if office else ""
+    data = {"username": args.username, "role": args.role, "office": office}
+    _emit(args, data, [f"{args.role} {args.username} created{where}"])
     return 0
 
 
@@ -202,7 +230,7 @@ def cmd_add_pickup(args: argparse.Namespace) -> int:
         raise CliError(exc.message) from None
     finally:
         context.engine.dispose()
-    data = out.model_dump(mode="json", exclude={"photo_jpeg_base64"})
+    data = out.model_dump(mode="json", exclude={"photo_jpeg_base64", "holder"})  # nothing personal on stdout
     _emit(args, data, [f"pickup {out.pickup_id} created for notice {out.notice_number}"])
     return 0
 
@@ -275,6 +303,66 @@ def cmd_import_crl(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from contract.audit import csv_header, to_csv, to_jsonl
+    from server.audit import iter_entries
+
+    since = _aware(args.since) if args.since else None
+    context = _context(args)
+    count = 0
+    try:
+        with _output(args.out) as out:
+            if args.format == "csv":
+                out.write(csv_header())
+            for entry in iter_entries(context.sessions, kiosk_id=args.kiosk_id, since=since):
+                out.write(to_csv(entry) if args.format == "csv" else to_jsonl(entry))
+                count += 1
+    except OSError as exc:
+        raise CliError(f"{args.out}: cannot be written ({exc.strerror or exc})") from exc
+    finally:
+        context.engine.dispose()
+    if args.out:
+        print(f"{count} audit entries written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from server.audit import verify_stored
+
+    context = _context(args)
+    try:
+        summaries = verify_stored(context.sessions, kiosk_id=args.kiosk_id)
+    finally:
+        context.engine.dispose()
+    valid = all(summary.valid for summary in summaries)
+    lines = [f"kiosk {s.kiosk_id}: " + (f"intact — {s.count} entries, seq 1–{s.last_seq}" if s.valid
+                                        else f"BROKEN — {s.problem.message if s.problem else ''}")
+             for s in summaries] or ["no audit entries stored"]
+    _emit(args, {"valid": valid, "chains": [s.as_dict() for s in summaries]}, lines)
+    return 0 if valid else 1
+
+
+def _aware(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"--since {text!r} is not an ISO 8601 time (e.g. 2026-04-01T00:00:00+09:00)") from exc
+    if moment.tzinfo is None:
+        raise CliError("--since needs a time zone (e.g. 2026-04-01T00:00:00+09:00 or …Z)")
+    return moment
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[Any]:
+    """``path`` opened for writing (0600: an export is a record of people's work), or stdout."""
+    if not path:
+        yield sys.stdout
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
 def openapi_text() -> str:
     from server.app import create_app
     from server.settings import Settings
@@ -331,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk = commands.add_parser("add-kiosk", help="register a kiosk's client certificate")
     kiosk.add_argument("kiosk_id")
     kiosk.add_argument("--cert", required=True, help="the kiosk's client certificate (PEM)")
+    kiosk.add_argument("--office", help="the office the kiosk stands in (its staff calls go to that office's clerks)")
     _database_options(kiosk)
     kiosk.set_defaults(handler=cmd_add_kiosk)
 
@@ -338,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     clerk.add_argument("username")
     clerk.add_argument("--role", choices=("clerk", "supervisor", "operator"), default="clerk")
     clerk.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    clerk.add_argument("--office", help="the clerk's office (sees its kiosks' staff calls; none: every call)")
     _database_options(clerk)
     clerk.set_defaults(handler=cmd_add_clerk)
 
@@ -371,6 +461,19 @@ def build_parser() -> argparse.ArgumentParser:
     crl.add_argument("--ca", required=True, help="the issuing CA certificate (PEM or DER)")
     _database_options(crl)
     crl.set_defaults(handler=cmd_import_crl)
+
+    audit_export = commands.add_parser("audit-export", help="the audit trails for an auditor (JSON Lines or CSV)")
+    audit_export.add_argument("--format", choices=("jsonl", "csv"), required=True)
+    audit_export.add_argument("--kiosk-id", help="one kiosk's chain only")
+    audit_export.add_argument("--since", help="entries at or after this ISO 8601 time (with a time zone)")
+    audit_export.add_argument("--out", metavar="FILE", help="write here (mode 0600) instead of stdout")
+    _database_options(audit_export)
+    audit_export.set_defaults(handler=cmd_audit_export)
+
+    audit_verify = commands.add_parser("audit-verify", help="re-check the stored audit chains")
+    audit_verify.add_argument("--kiosk-id", help="one kiosk's chain only")
+    _database_options(audit_verify)
+    audit_verify.set_defaults(handler=cmd_audit_verify)
 
     openapi = commands.add_parser("export-openapi", help="write the OpenAPI document kept in the repository")
     openapi.add_argument("--output", default=str(OPENAPI_FILE))

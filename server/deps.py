@@ -127,6 +127,16 @@ def get_operator(principal: ClerkDep) -> security.Principal:
 
 OperatorDep = Annotated[security.Principal, Depends(get_operator)]
 
+
+def get_supervisor(principal: ClerkDep) -> security.Principal:
+    """A signed-in supervisor: only they may override a failed pickup check (``server/overrides.py``)."""
+    if principal.role != "supervisor":
+        raise ApiError(403, "supervisor_required", "Only a supervisor may override a failed check.")
+    return principal
+
+
+SupervisorDep = Annotated[security.Principal, Depends(get_supervisor)]
+
 IdempotencyKey = Annotated[
     str,
     Header(

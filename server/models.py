@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -208,6 +209,12 @@ class Pickup(Base):
     handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handed_over_by: Mapped[int | None] = mapped_column(ForeignKey("clerks.id"))
     handed_over_kiosk_id: Mapped[str | None] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+    # The holder's name and birth date for the clerk's visual check, sealed (JSON); NULL for pickups created
+    # before migration 0007.
+    holder_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What the handover recorded — checks, PINs set, documents collected — as compact JSON with no personal
+    # data (``server/routes/pickups.py``); NULL until handed over, and for handovers before 0007.
+    handover_details: Mapped[str | None] = mapped_column(Text)
 
 
 class HandoverGrant(Base):
@@ -225,6 +232,27 @@ class HandoverGrant(Base):
     pickup_row_id: Mapped[int] = mapped_column(ForeignKey("pickups.id", ondelete="CASCADE"), index=True)
     kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"))
     clerk_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CheckOverride(Base):
+    """A supervisor's single-use override of failed required checks for one pickup at one kiosk, stored as its
+    SHA-256 like a grant. ``failed_checks`` is a JSON list of check names; the reason is free text the
+    supervisor typed (it may name the resident), so it is sealed. ``used_at`` is set by the handover it let
+    through: the pickup's override, if any, is its used row.
+    """
+
+    __tablename__ = "check_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    override_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    pickup_row_id: Mapped[int] = mapped_column(ForeignKey("pickups.id", ondelete="CASCADE"), index=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("clerks.id"))
+    failed_checks: Mapped[str] = mapped_column(String(128))
+    reason_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -270,3 +298,28 @@ class RevokedCertificate(Base):
     serial: Mapped[str] = mapped_column(String(42))  # lower-case hex without leading zeros
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class AuditEntry(Base):
+    """One link of a kiosk's hash-chained audit trail of clerk actions (``contract.audit``), as the kiosk
+    wrote it: ``at`` and ``details`` are kept as the exact text that was hashed (a re-rendered time or JSON
+    would no longer match the hash). No personal data: the contract refuses it before anything is stored.
+    ``(kiosk_id, seq)`` is unique, so two appends racing for the same seq cannot both land.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (UniqueConstraint("kiosk_id", "seq", name="uq_audit_entries_kiosk_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[str] = mapped_column(String(24), index=True)  # YYYY-MM-DDTHH:MM:SS.mmmZ: text order is time order
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

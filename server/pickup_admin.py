@@ -2,15 +2,22 @@
 
 Shared by ``routes/pickups.py`` and ``cli.py add-pickup`` so both seed pickups the same way: photo checked by
 the same rules, basic 4 information reduced to its keyed hash at once, the application id stored only as a
-lookup key plus its last four digits.
+lookup key plus its last four digits. The holder's name and birth date — what the clerk compares with the
+person at the counter — are kept sealed (``holder_sealed``) and shown only in the clerk's lookup, with
+``under_15`` worked out from the birth date on the day of the lookup in Japan (``contract.age``).
 """
 
 from __future__ import annotations
+
+import json
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contract.age import is_under_15, japan_day
+from contract.basic4 import normalise_birth_date
 from contract.crl import normalise_key_id, normalise_serial
 from contract.photo import PhotoRejected, validate_photo
 from server import lifecycle, matching
@@ -24,7 +31,9 @@ from server.identifiers import (
     new_pickup_id,
 )
 from server.models import Application, Pickup
-from server.schemas import Basic4In, CardRef, PickupCreate, PickupOut
+from server.schemas import Basic4In, CardRef, HolderOut, PickupCreate, PickupOut
+
+HOLDER_PURPOSE = "pickup-holder"
 
 
 def basic4(model: Basic4In) -> matching.Basic4:
@@ -42,7 +51,47 @@ def photo_of(session: Session, context: ServerContext, pickup: Pickup) -> str | 
     return None
 
 
-def pickup_out(pickup: Pickup, *, photo: str | None) -> PickupOut:
+def _iso_birth_date(value: str) -> str:
+    digits = normalise_birth_date(value)  # ValueError for a date that is not one
+    return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+
+
+def seal_holder(context: ServerContext, model: Basic4In) -> bytes:
+    """The name as given and the birth date as ``YYYY-MM-DD``, sealed; ValueError for an impossible date."""
+    holder = {"name": model.name, "birth_date": _iso_birth_date(model.birth_date)}
+    return context.keys.seal(json.dumps(holder, ensure_ascii=False).encode("utf-8"), purpose=HOLDER_PURPOSE)
+
+
+def holder_of(context: ServerContext, pickup: Pickup) -> HolderOut | None:
+    """The pickup's holder, unsealed; None for a pickup created before the server kept it."""
+    if pickup.holder_sealed is None:
+        return None
+    return HolderOut.model_validate_json(context.keys.unseal(pickup.holder_sealed, purpose=HOLDER_PURPOSE))
+
+
+def holder_under_15(holder: HolderOut | None, now: datetime) -> bool | None:
+    """Whether the holder is under 15 today in Japan; None when unknown (no birth date, or one in the future)."""
+    if holder is None:
+        return None
+    today: date = japan_day(now)
+    return None if holder.birth_date > today else is_under_15(holder.birth_date, today)
+
+
+def clerk_view(session: Session, context: ServerContext, pickup: Pickup) -> PickupOut:
+    """Everything the clerk's check needs: the photo, the holder's name and birth date, and ``under_15``."""
+    holder = holder_of(context, pickup)
+    return pickup_out(
+        pickup,
+        photo=photo_of(session, context, pickup),
+        holder=holder,
+        under_15=holder_under_15(holder, context.clock()),
+    )
+
+
+def pickup_out(
+    pickup: Pickup, *, photo: str | None, holder: HolderOut | None = None, under_15: bool | None = None
+) -> PickupOut:
+    """The API form; ``holder`` only where a clerk checks the person (the lookup), never in other answers."""
     return PickupOut(
         pickup_id=pickup.pickup_id,
         application_id_masked=mask_application_id(pickup.application_id_last4),
@@ -51,6 +100,8 @@ def pickup_out(pickup: Pickup, *, photo: str | None) -> PickupOut:
         card=CardRef(auth_cert_serial=pickup.card_auth_cert_serial, issuer_key_id=pickup.card_issuer_key_id),
         basic4_match_key=pickup.basic4_match_key,
         photo_jpeg_base64=photo,
+        holder=holder,
+        under_15=under_15,
         created_at=pickup.created_at,
         handed_over_at=pickup.handed_over_at,
     )
@@ -67,6 +118,7 @@ def create_pickup(context: ServerContext, body: PickupCreate) -> PickupOut:
             raise ApiError(422, exc.code, exc.message) from exc
     try:
         match_key = matching.match_key(context.keys.matching, basic4(body.basic4))
+        holder_sealed = seal_holder(context, body.basic4)
     except ValueError as exc:
         raise ApiError(422, "basic4_invalid", str(exc)) from exc
     keys = context.keys
@@ -84,6 +136,7 @@ def create_pickup(context: ServerContext, body: PickupCreate) -> PickupOut:
             card_issuer_key_id=normalise_key_id(body.card.issuer_key_id),
             basic4_match_key=match_key,
             photo_sealed=None if photo is None else keys.seal(photo, purpose="pickup-photo"),
+            holder_sealed=holder_sealed,
             application_row_id=None if application is None else application.id,
             created_at=now,
             updated_at=now,
@@ -97,4 +150,5 @@ def create_pickup(context: ServerContext, body: PickupCreate) -> PickupOut:
         except IntegrityError:
             session.rollback()
             raise ApiError(409, "notice_number_exists", "A pickup with this notice number exists.") from None
-        return pickup_out(pickup, photo=photo_of(session, context, pickup))
+        holder = holder_of(context, pickup)
+        return pickup_out(pickup, photo=photo_of(session, context, pickup), under_15=holder_under_15(holder, now))

@@ -12,12 +12,12 @@ All times are ISO 8601 in UTC on the way out; inputs must carry a time zone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from contract import payloads, renewal
+from contract import audit, payloads, renewal
 from contract.application_id import (
     APPLICATION_ID_DESCRIPTION,
     APPLICATION_ID_LENGTH,
@@ -29,11 +29,12 @@ from server.lifecycle import ApplicationState as ApplicationStatus
 from server.lifecycle import NextStep
 
 IDEMPOTENCY_KEY_PATTERN = payloads.IDEMPOTENCY_KEY_PATTERN
-NOTICE_NUMBER_PATTERN = r"^[A-Za-z0-9-]{1,32}$"  # the city's numbering; no kiosk code checks it (yet)
+NOTICE_NUMBER_PATTERN = payloads.NOTICE_NUMBER_PATTERN
 SERIAL_PATTERN = payloads.SERIAL_PATTERN
 KEY_ID_PATTERN = payloads.KEY_ID_PATTERN
 PICKUP_ID_PATTERN = payloads.PICKUP_ID_PATTERN
 HANDOVER_GRANT_PATTERN = payloads.HANDOVER_GRANT_PATTERN
+OVERRIDE_ID_PATTERN = payloads.OVERRIDE_ID_PATTERN
 STAFF_CALL_ID_PATTERN = payloads.STAFF_CALL_ID_PATTERN
 MAX_PHOTO_BASE64 = payloads.PHOTO_BASE64_MAX
 
@@ -252,16 +253,69 @@ class PickupCreate(Strict):
     )
 
 
+class HolderOut(BaseModel):
+    """Who the card is for, for the clerk's visual check (sealed at rest; only in the clerk's lookup)."""
+
+    name: str = Field(repr=False, description="As the city's records spell it (not normalised).")
+    birth_date: date = Field(repr=False)
+
+
 class PickupOut(BaseModel):
     pickup_id: str
     application_id_masked: str
     notice_number: str
     status: PickupStatus
-    card: CardRef
+    card: CardRef = Field(description="The card the server expects on the counter for this pickup.")
     basic4_match_key: str = Field(description="HMAC-SHA256 of the normalised basic 4 information (opaque).")
     photo_jpeg_base64: str | None = Field(default=None, repr=False)
+    holder: HolderOut | None = Field(
+        default=None,
+        repr=False,
+        description="Name and birth date, in the clerk's lookup only; null elsewhere and for pickups created "
+        "before the server kept them.",
+    )
+    under_15: bool | None = Field(
+        default=None,
+        description="Under 15 on today's date in Japan (contract/age.py): no signing certificate, so no sign "
+        "PIN. Null when the server has no birth date for this pickup.",
+    )
     created_at: datetime
     handed_over_at: datetime | None = None
+
+
+CheckOutcome = Literal[payloads.CHECK_OUTCOMES]  # type: ignore[valid-type]
+PinName = Literal[payloads.PIN_NAMES]  # type: ignore[valid-type]
+RequiredCheck = Literal[payloads.REQUIRED_HANDOVER_CHECKS]  # type: ignore[valid-type]
+
+
+def _distinct(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("a name is given twice")
+    return values
+
+
+def _reason(value: str) -> str:
+    return payloads.check_override_reason(value)
+
+
+class HandoverChecks(Strict):
+    """Each check of the counter as the kiosk saw it (``contract.payloads.HANDOVER_CHECKS``)."""
+
+    card_verified: CheckOutcome = Field(description="The driver's verdict on the chip (verified or not).")
+    card_identity: CheckOutcome = Field(
+        description="The card's auth certificate serial is the pickup's (the server also checks it itself)."
+    )
+    basic4_match: CheckOutcome = Field(description="The card's basic 4 matched the pickup (basic4-check).")
+    face_visual: CheckOutcome = Field(description="The clerk confirmed the face against the application photo.")
+    pins_set: CheckOutcome = Field(description="The resident set the PINs (not a required check).")
+
+
+class Collected(Strict):
+    """What the counter took back."""
+
+    notification_card: StrictBool = Field(description="The notification card (通知カード).")
+    juki_card: StrictBool = Field(description="A 住基カード.")
+    old_card: StrictBool = Field(description="An old My Number card.")
 
 
 class HandoverRequest(Strict):
@@ -273,6 +327,45 @@ class HandoverRequest(Strict):
         description="The single-use grant from POST /v1/pickups/{pickup_id}/handover-grants (this kiosk, this "
         "pickup). It replaces the clerk's bearer token, which may have expired while the handover waited.",
     )
+    checks: HandoverChecks = Field(
+        description="card_verified, card_identity, basic4_match and face_visual are required: any that did not "
+        "pass needs a supervisor's override naming exactly those (409 checks_failed otherwise)."
+    )
+    pins_set: Annotated[list[PinName], AfterValidator(_distinct)] = Field(
+        max_length=len(payloads.PIN_NAMES), description="The PINs the resident set (none for a face-only card)."
+    )
+    collected: Collected
+    override: str | None = Field(
+        default=None,
+        pattern=OVERRIDE_ID_PATTERN,
+        repr=False,
+        description="From POST /v1/pickups/{pickup_id}/overrides (this kiosk, this pickup, single use).",
+    )
+
+
+class OverrideRequest(Strict):
+    """A supervisor lets a pickup go ahead although required checks did not pass, and says why."""
+
+    failed_checks: Annotated[list[RequiredCheck], AfterValidator(_distinct)] = Field(
+        min_length=1,
+        max_length=len(payloads.REQUIRED_HANDOVER_CHECKS),
+        description="Exactly the required checks that did not pass; the handover must report the same.",
+    )
+    reason: Annotated[str, AfterValidator(_reason)] = Field(
+        min_length=payloads.OVERRIDE_REASON_MIN,
+        max_length=payloads.OVERRIDE_REASON_MAX,
+        repr=False,
+        description="Why (5-500 characters, no control characters but tab and newline); stored sealed.",
+    )
+
+
+class OverrideOut(BaseModel):
+    override: str = Field(repr=False, description="Opaque; shown once. The server keeps only its SHA-256.")
+    pickup_id: str
+    kiosk_id: str
+    failed_checks: list[str]
+    supervisor: str
+    expires_at: datetime
 
 
 class HandoverGrantOut(BaseModel):
@@ -288,6 +381,8 @@ class HandoverResult(BaseModel):
     handed_over_at: datetime
     clerk: str
     kiosk_id: str
+    overridden_checks: list[str] = Field(default_factory=list, description="Checks a supervisor overrode.")
+    supervisor: str | None = Field(default=None, description="Who overrode them (user name).")
     duplicate: bool
 
 
@@ -403,3 +498,49 @@ class TokenOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
+
+
+# --- audit trail (contract.audit) ---------------------------------------------------------------------------
+
+AUDIT_BATCH_MAX = 500
+AuditRole = Literal[audit.ROLES]  # type: ignore[valid-type]  # the tuple's values, from the contract
+AuditOutcome = Literal[audit.OUTCOMES]  # type: ignore[valid-type]
+
+
+class AuditEntryIn(Strict):
+    """One entry of a kiosk's audit chain, exactly as the kiosk hashed it. The shapes below are a first
+    filter; ``contract.audit.entry_from_dict`` applies the whole rule (no personal data in subject or
+    details), and the server recomputes the hash."""
+
+    seq: int = Field(ge=1, le=audit.MAX_SEQ, strict=True)
+    kiosk_id: str = Field(pattern=audit.KIOSK_ID_PATTERN)
+    at: str = Field(pattern=audit.AT_PATTERN, description="UTC, YYYY-MM-DDTHH:MM:SS.mmmZ.")
+    actor: str = Field(pattern=audit.ACTOR_PATTERN, description='The clerk\'s user name, or "system".')
+    role: AuditRole
+    action: str = Field(pattern=audit.ACTION_PATTERN, description="e.g. pickup.handover (contract.audit.ACTIONS).")
+    outcome: AuditOutcome
+    subject: str | None = Field(default=None, max_length=64,
+                                description="An opaque reference: pickup id, receipt id, masked application id.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Codes and counts only; no floats.")
+    prev_hash: str = Field(pattern=audit.HASH_PATTERN)
+    hash: str = Field(pattern=audit.HASH_PATTERN, description="SHA-256(prev_hash ‖ canonical JSON of the body).")
+
+
+class AuditBatch(Strict):
+    entries: list[AuditEntryIn] = Field(min_length=1, max_length=AUDIT_BATCH_MAX,
+                                        description="Consecutive entries of the calling kiosk's chain, in order.")
+
+
+class AuditAppendResult(BaseModel):
+    kiosk_id: str
+    stored: int = Field(description="Entries stored by this request.")
+    duplicates: int = Field(description="Entries the server held already (a resend after a lost answer).")
+    last_seq: int = Field(description="The head of this kiosk's chain on the server, after this request.")
+    last_hash: str
+
+
+class AuditChainBrokenBody(ErrorBody):
+    """409 ``audit_chain_broken``: what the server would accept next for this kiosk."""
+
+    expected_seq: int
+    expected_prev_hash: str

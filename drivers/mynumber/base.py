@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from drivers import errors
 from drivers.mynumber import aids
-from drivers.mynumber.pinpolicy import PinPolicy, prepare_pin
+from drivers.mynumber.pinpolicy import PinPolicy, prepare_new_pin, prepare_pin
 from drivers.mynumber.session import CardSession, PinStatus, zero
-from drivers.pinformat import PinFormat, new_sign_password_ok
 
 PinInput = str | bytes | bytearray
 
@@ -61,11 +60,8 @@ class CardApplication:
         the card is touched.
         """
         try:
-            new_buffer = prepare_pin(ref.key, new, ref.format)
+            new_buffer = prepare_new_pin(ref.key, new, ref.format)
             try:
-                if ref.format is PinFormat.SIGN and not new_sign_password_ok(new_buffer):
-                    expected = "6 to 16 characters with at least one letter and one digit"
-                    raise errors.PinFormatInvalid(ref.key, expected)
                 self.verify(ref, old, confirm_last_try=confirm_last_try, fresh=True)
                 self.session.change_reference_data(ref.fid, new_buffer)
             finally:

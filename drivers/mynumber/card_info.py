@@ -51,7 +51,7 @@ class CardInfoAp(CardApplication):
                     raise
                 self.short_ids = False
             else:
-                if not status.not_set:
+                if not status.not_set or status.settable:  # a new card's unset PIN was found by its short id
                     self.short_ids = True
                     return status
                 self.short_ids = False  # "reference not found" here means the short id is not known

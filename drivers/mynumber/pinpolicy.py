@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from drivers import errors
 from drivers.mynumber.session import PinStatus, zero
-from drivers.pinformat import PinFormat, pin_format_ok
+from drivers.pinformat import PinFormat, new_sign_password_ok, pin_format_ok
 
 FORMAT_TEXT = {
     PinFormat.DIGITS4: "4 digits",
@@ -20,6 +20,7 @@ FORMAT_TEXT = {
     PinFormat.DIGITS12: "the 12-digit My Number",
     PinFormat.DIGITS14: "14 digits (birth date YYMMDD, expiry year, security code)",
 }
+NEW_SIGN_RULE_TEXT = "6 to 16 characters with at least one letter and one digit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class PinPolicy:
 
     def check(self, status: PinStatus, *, confirm_last_try: bool = False) -> None:
         """Raise unless a VERIFY may be sent now; never returns a reason to retry."""
+        if status.not_set and status.settable:
+            raise errors.PinNotSet(status.name)
         if status.not_set:
             raise errors.ReferenceNotFound(0x6A88, f"the {status.name} PIN was never set on this card")
         if status.blocked or status.remaining <= 0:
@@ -82,4 +85,14 @@ def prepare_pin(pin_name: str, value: str | bytes | bytearray, fmt: PinFormat) -
     if not pin_format_ok(fmt, buffer):
         zero(buffer)
         raise errors.PinFormatInvalid(pin_name, FORMAT_TEXT[fmt])
+    return buffer
+
+
+def prepare_new_pin(pin_name: str, value: str | bytes | bytearray, fmt: PinFormat) -> bytearray:
+    """``prepare_pin`` plus the rule for *choosing* a PIN (a PIN change or a new card's first PIN): a new
+    sign password needs a letter and a digit. The one place both callers take it from."""
+    buffer = prepare_pin(pin_name, value, fmt)
+    if fmt is PinFormat.SIGN and not new_sign_password_ok(buffer):
+        zero(buffer)
+        raise errors.PinFormatInvalid(pin_name, NEW_SIGN_RULE_TEXT)
     return buffer

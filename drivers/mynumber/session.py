@@ -31,15 +31,27 @@ _EXTENDED_BY_READER: dict[str, bool] = {}
 _NO_EXTENDED_SWS = frozenset({0x6700, 0x6A86, 0x6D00, 0x6E00})
 
 
+# The retry query's answer for a new card's PIN that awaits its first value (issuance state). 69 85 is the
+# simulator's choice (drivers/sim/card.py says why); UNCONFIRMED on real cards, kept apart from 69 84
+# (blocked) and 6A 88 (no such PIN).
+PIN_NOT_SET_SWS = frozenset({0x6985})
+
+
 @dataclass(frozen=True, slots=True)
 class PinStatus:
-    """Tries left for one PIN; ``blocked`` when none are left; ``not_set`` for a PIN never set."""
+    """Tries left for one PIN; ``blocked`` when none are left; ``not_set`` for a PIN without a value.
+
+    ``settable`` tells the two kinds of ``not_set`` apart: True for a new card's PIN awaiting its first
+    value (issuance, ``drivers.mynumber.issuance``), False for one that can never be set (a minor's sign
+    password).
+    """
 
     name: str
     remaining: int
     maximum: int
     blocked: bool = False
     not_set: bool = False
+    settable: bool = False
 
 
 def _only_padding(data: bytes) -> bool:
@@ -228,6 +240,8 @@ class CardSession:
             return PinStatus(name, 0, maximum, blocked=True)
         if sw == 0x6A88:
             return PinStatus(name, 0, maximum, not_set=True)
+        if sw in PIN_NOT_SET_SWS:
+            return PinStatus(name, 0, maximum, not_set=True, settable=True)
         raise error_for(sw)
 
     def verify_pin(self, fid: int, pin: bytearray, *, by_short_id: bool = False, name: str | None = None) -> None:

@@ -1,8 +1,26 @@
 """The simulated My Number card's APDU engine, written to card-protocol.md.
 
 It answers exactly the status words the public tools expect (card-protocol.md §3): 90 00, 63 Cx, 69 84,
-69 82, 6A 82, 6A 86, 6A 88, 67 00, 6B 00, 6D 00, 6E 00. Choices where the public record is silent are
-marked UNCONFIRMED and kept configurable in ``CardBehaviour``.
+69 82, 6A 82, 6A 86, 6A 88, 67 00, 6B 00, 6D 00, 6E 00 — and 69 85 only in the issuance state below.
+Choices where the public record is silent are marked UNCONFIRMED and kept configurable in ``CardBehaviour``.
+
+Issuance state (a card just made, its PINs not yet chosen by the holder; profile ``[pins] unset = true``).
+Public facts do not say how J-LIS's issuance terminal writes the first PINs (card-protocol.md §9); a
+real card almost certainly wants issuer keys or secure messaging that only the city's terminal holds.
+The simulator's commands, all UNCONFIRMED:
+
+- VERIFY (``00 20 00 80``, with or without data) on a PIN awaiting its first value answers
+  ``CardBehaviour.unset_pin_sw`` (default ``69 85`` "conditions of use not satisfied": the PIN object
+  exists, but its life cycle does not allow a comparison yet). Nothing is counted. ``69 84`` would be the
+  ISO wording ("reference data not usable"), but this card already answers ``69 84`` for a *blocked* PIN
+  (§1.6), so a new card would look locked; ``6A 88`` already means "no such PIN" (a minor's sign
+  password, which stays absent and can never be set).
+- CHANGE REFERENCE DATA ``00 24 01 80 Lc <new PIN>`` (P1=01, "new value only") on a PIN awaiting its
+  first value is accepted without a prior VERIFY, once: the PIN is set with its full try counter and is
+  not left verified. From then on the same command needs the VERIFY of the current value just before
+  (``69 82`` otherwise), as on any set PIN. A malformed value answers ``6A 80`` and leaves the PIN unset.
+- The PINs derived from the card face (PIN A, PIN B, birth-date PIN) are written with the card's data and
+  never wait for the holder.
 """
 
 from __future__ import annotations
@@ -26,6 +44,7 @@ SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
 SW_SECURITY = 0x6982
 SW_BLOCKED = 0x6984
+SW_CONDITIONS = 0x6985
 SW_NOT_ALLOWED = 0x6986
 SW_BAD_DATA = 0x6A80
 SW_NOT_FOUND = 0x6A82
@@ -53,6 +72,8 @@ class CardBehaviour:
     verify_by_short_id: bool = True
     # READ BINARY with P1 = 80 | SFI (jsapdu style; UNCONFIRMED for JPKI).
     read_by_short_id: bool = True
+    # VERIFY on a PIN of a new card that awaits its first value (module docstring; UNCONFIRMED).
+    unset_pin_sw: int = SW_CONDITIONS
 
 
 class PinState:
@@ -65,10 +86,16 @@ class PinState:
         self.remaining = spec.remaining
         self._clear: bytes | None = spec.value
         self._salted: tuple[bytes, bytes] | None = None
+        self._issuance = spec.awaiting_first_value
 
     @property
     def is_set(self) -> bool:
         return self._clear is not None or self._salted is not None
+
+    @property
+    def awaiting_first_value(self) -> bool:
+        """A new card's PIN the holder has not chosen yet (it can be set once without a VERIFY)."""
+        return self._issuance and not self.is_set
 
     @property
     def blocked(self) -> bool:
@@ -299,8 +326,8 @@ class SimulatedCard:
         if isinstance(pin, ResponseApdu):
             return pin
         if not pin.is_set:
-            # A PIN that was never set (a minor's sign password): UNCONFIRMED answer.
-            return _sw(SW_NO_REFERENCE)
+            # Awaiting its first value (issuance), or absent for good (a minor's sign password): UNCONFIRMED.
+            return _sw(self.behaviour.unset_pin_sw if pin.awaiting_first_value else SW_NO_REFERENCE)
         if pin.blocked:
             return _sw(self.behaviour.blocked_sw)
         if not apdu.data:
@@ -324,10 +351,14 @@ class SimulatedCard:
         pin = self._resolve_pin(apdu)
         if isinstance(pin, ResponseApdu):
             return pin
-        if pin.blocked:
-            return _sw(self.behaviour.blocked_sw)
-        if pin.fid not in self._verified:
-            return _sw(SW_SECURITY)
+        if not pin.is_set and not pin.awaiting_first_value:
+            return _sw(SW_NO_REFERENCE)  # absent for good: nothing to set
+        if pin.is_set:
+            if pin.blocked:
+                return _sw(self.behaviour.blocked_sw)
+            if pin.fid not in self._verified:
+                return _sw(SW_SECURITY)
+        # else: the first value of a new card's PIN, accepted without a VERIFY (module docstring)
         if not pin_format_ok(pin.format, apdu.data):
             return _sw(SW_BAD_DATA)
         pin.set_value(apdu.data, salt=os.urandom(16))

@@ -17,13 +17,15 @@ __all__ = ["ApplicationSpec", "CardImage", "EfSpec", "KeySpec", "PinFormat", "Pi
 
 @dataclass(slots=True)
 class PinSpec:
-    """A PIN EF. ``value`` None means the PIN was never set (e.g. a minor's sign password)."""
+    """A PIN EF. ``value`` None means the PIN has no value: absent for good (a minor's sign password) or,
+    with ``awaiting_first_value``, a new card in its issuance state whose holder has not chosen it yet."""
 
     fid: int
     value: bytes | None
     max_tries: int
     remaining: int
     format: PinFormat
+    awaiting_first_value: bool = False
 
 
 @dataclass(slots=True)

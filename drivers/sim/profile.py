@@ -119,11 +119,14 @@ class CardSettings:
 
 @dataclass(frozen=True, slots=True)
 class PinSettings:
-    auth: str
-    sign: str | None  # None: never set (no signing certificate)
-    card_info: str
-    juki: str
+    """The resident's PINs; with ``unset`` the card is new (issuance state) and the four hold no value yet."""
+
+    auth: str | None  # None only when unset
+    sign: str | None  # None: never set (no signing certificate), or unset
+    card_info: str | None
+    juki: str | None
     remaining: tuple[tuple[str, int], ...] = ()  # (PIN name, tries left); missing = untouched
+    unset: bool = False
 
     def remaining_for(self, name: str, maximum: int) -> int:
         return dict(self.remaining).get(name, maximum)
@@ -427,10 +430,14 @@ _PIN_KEYS = {
     "card_info": "4-digit card-info PIN",
     "juki": "4-digit 住基 PIN",
     "remaining": "a table of remaining tries",
+    "unset": "true: a new card whose holder has not chosen the PINs yet",
 }
+_RESIDENT_PIN_NAMES = ("auth", "sign", "card_info", "juki")
 
 
 def _parse_pins(section: _Section) -> PinSettings:
+    if section.value("unset", bool, "true or false", required=False):
+        return _parse_unset_pins(section)
     auth = section.digits("auth", 4, 'the 4-digit auth PIN in quotes, e.g. "0000"')
     card_info = section.digits("card_info", 4, 'the 4-digit card-info PIN in quotes, e.g. "0000"')
     juki = section.digits("juki", 4, 'the 4-digit 住基 PIN in quotes, e.g. "0000"')
@@ -457,6 +464,26 @@ def _parse_pins(section: _Section) -> PinSettings:
     return PinSettings(auth, sign, card_info, juki, tuple(remaining.items()))
 
 
+def _parse_unset_pins(section: _Section) -> PinSettings:
+    """A new card: the four resident PINs have no value (the holder sets them at pickup) and all their
+    tries; only the card-face PINs (PIN A, PIN B, birth) may have a remaining count."""
+    for name in _RESIDENT_PIN_NAMES:
+        if section.has(name):
+            section.fail(name, "remove it: with unset = true the holder has not chosen this PIN yet")
+    remaining: dict[str, int] = {}
+    if section.has("remaining"):
+        face_pins = {name: limit for name, limit in _PIN_LIMITS.items() if name not in _RESIDENT_PIN_NAMES}
+        counts = _Section(section.source, "pins.remaining", section.data["remaining"], dict.fromkeys(face_pins, ""))
+        for key, limit in face_pins.items():
+            count = counts.value(key, int, f"a whole number from 0 to {limit}", required=False)
+            if count is None:
+                continue
+            if not 0 <= count <= limit:
+                counts.fail(key, f"expected a whole number from 0 to {limit} (the PIN's maximum tries)")
+            remaining[key] = count
+    return PinSettings(None, None, None, None, tuple(remaining.items()), unset=True)
+
+
 _CERT_KEYS = {
     "ca_generation": '"g1" (older) or "g2" (current)',
     "has_sign_certificate": "true or false",
@@ -472,8 +499,8 @@ def _parse_certificates(section: _Section, pins: PinSettings) -> CertificateSett
         section.fail("ca_generation", 'expected "g1" (older CA) or "g2" (current CA)')
     has_sign = section.value("has_sign_certificate", bool, "true or false", required=False)
     if has_sign is None:
-        has_sign = pins.sign is not None
-    if has_sign and pins.sign is None:
+        has_sign = pins.unset or pins.sign is not None
+    if has_sign and pins.sign is None and not pins.unset:
         section.fail(
             "has_sign_certificate", "is true but pins.sign is missing; set a sign password or use false"
         )
@@ -622,7 +649,9 @@ def _ef(fid: int, content: bytes, size: int | None = None, read_pins: tuple[int,
 def _pin(profile: ResidentProfile, fid: int, name: str, value: str | None, fmt: PinFormat) -> PinSpec:
     limit = _PIN_LIMITS[name]
     remaining = profile.pins.remaining_for(name, limit)
-    return PinSpec(fid, None if value is None else value.encode("ascii"), limit, remaining, fmt)
+    awaiting = profile.pins.unset and name in _RESIDENT_PIN_NAMES and (
+        name != "sign" or profile.certificates.has_sign_certificate)
+    return PinSpec(fid, None if value is None else value.encode("ascii"), limit, remaining, fmt, awaiting)
 
 
 def _jpki_app(profile: ResidentProfile, issued: _Certificates) -> ApplicationSpec:

@@ -1,7 +1,10 @@
 """Optional persistence of a simulated card's PIN state, so a demo day or a multi-process test behaves
 like one physical card: counters survive restarts, a changed PIN stays changed.
 
-Changed PINs are stored only as salted scrypt hashes; the file is written atomically under a lock.
+Changed PINs are stored only as salted scrypt hashes; the file is written atomically under a lock. A new
+card's PIN set for the first time (issuance state) is stored the same way, so it stays set after a
+restart; a PIN still awaiting its first value has no entry and stays unset. Delete the file (or the
+profile's entry) to hand out the same new card again.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from kiosk.config import KioskConfig, ServerSection
 class LocalCentral:
     server: Any  # server.serve.BackgroundServer
     section: ServerSection
+    accounts: dict[str, str] = dataclasses.field(default_factory=dict)  # counter demo: user name -> password
 
     def stop(self) -> None:
         self.server.stop()
@@ -49,10 +50,98 @@ def start_local_central(config: KioskConfig, var_dir: Path) -> LocalCentral:
         jpki_auth_ca_files=_test_auth_cas(var_dir / "demo-pki"),
     )
     _import_test_crls(build_context(settings, lambda: datetime.now(UTC)), import_crl)
+    accounts: dict[str, str] = {}
+    if config.kiosk.station == "counter":
+        accounts = _seed_counter(build_context(settings, lambda: datetime.now(UTC)), var_dir)
     server = BackgroundServer(settings).start()
     section = dataclasses.replace(config.server, url=server.base_url, ca_bundle=str(pki.ca_cert),
                                   client_cert=str(credentials.cert), client_key=str(credentials.key))
-    return LocalCentral(server, section)
+    return LocalCentral(server, section, accounts)
+
+
+# The counter demo's synthetic residents whose new cards wait for pickup, and their notice numbers.
+DEMO_PICKUPS = (("new-card", "DEMO-0001", "98760000000000000000101"),
+                ("new-card-child", "DEMO-0002", "98760000000000000000102"))
+DEMO_ACCOUNTS = (("demo-clerk", "clerk"), ("demo-supervisor", "supervisor"))
+
+
+def _seed_counter(context: Any, var_dir: Path) -> dict[str, str]:
+    """DEMO clerk accounts (random passwords, made once and kept in the state folder with mode 0600: no
+    password is written in the repository) and the pickups of the new-card demo residents."""
+    import json
+    import os
+    import secrets
+
+    from sqlalchemy import select
+
+    from server import security
+    from server.models import Clerk
+
+    file = var_dir / "demo-counter-accounts.json"
+    try:
+        accounts: dict[str, str] = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        accounts = {}
+    try:
+        for username, role in DEMO_ACCOUNTS:
+            with context.sessions() as session:
+                exists = session.scalar(select(Clerk.id).where(Clerk.username == username)) is not None
+            if exists and username in accounts:
+                continue
+            accounts[username] = secrets.token_urlsafe(12)
+            with context.sessions() as session:
+                if exists:
+                    clerk = session.scalar(select(Clerk).where(Clerk.username == username))
+                    clerk.password_hash = security.hash_password(accounts[username])
+                else:
+                    security.add_clerk(session, username=username, password=accounts[username], role=role,
+                                       now=datetime.now(UTC))
+                session.commit()
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(accounts, out)
+        for profile_name, notice, application_id in DEMO_PICKUPS:
+            _seed_pickup(context, profile_name, notice, application_id)
+    finally:
+        context.engine.dispose()
+    return accounts
+
+
+def _seed_pickup(context: Any, profile_name: str, notice: str, application_id: str) -> None:
+    """A pickup for a demo card, once (its notice number is unique); the photo is the demo resident's face."""
+    import base64
+    import io
+
+    from PIL import Image
+    from sqlalchemy import select
+
+    from drivers.mynumber.certificates import parse_certificate
+    from drivers.sim.profile import load_profile, profile_certificates
+    from kiosk.config import DEFAULTS_DIR
+    from kiosk.defaults.camera import Head, picture
+    from server.models import Pickup
+    from server.pickup_admin import create_pickup
+    from server.schemas import PickupCreate
+
+    with context.sessions() as session:
+        if session.scalar(select(Pickup.id).where(Pickup.notice_number == notice)) is not None:
+            return
+    profile = load_profile(DEFAULTS_DIR / "cards" / f"{profile_name}.toml")
+    certificate = parse_certificate(profile_certificates(profile)["auth"])
+    resident = profile.resident
+    photo = io.BytesIO()
+    Image.fromarray(picture(700, 900, (Head(x=350, y=380, height=680),))).save(photo, "JPEG", quality=85)
+    body = PickupCreate.model_validate({
+        "application_id": application_id,
+        "notice_number": notice,
+        "card": {"auth_cert_serial": format(certificate.serial, "x"),
+                 "issuer_key_id": (certificate.authority_key_id or b"\0").hex()},
+        "basic4": {"name": resident.name, "address": resident.address,
+                   "birth_date": resident.birth_date.resolve(datetime.now(UTC).date()).strftime("%Y%m%d"),
+                   "sex": str(resident.sex)},
+        "photo_jpeg_base64": base64.b64encode(photo.getvalue()).decode("ascii"),
+    })
+    create_pickup(context, body)
 
 
 def _test_auth_cas(folder: Path) -> tuple[Path, ...]:

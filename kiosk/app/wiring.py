@@ -46,6 +46,7 @@ class Runtime:
     staff_channel: Any = None  # kiosk.services.staff_call.StaffCallChannel: what "call staff" reaches
     tasks: Any = None  # kiosk.services.tasks.TaskWorker: the outbox and the central server, off the UI thread
     camera: Any = None  # kiosk.core.ports.Camera
+    audit: Any = None  # kiosk.services.audit_log.AuditLog: clerk actions, shipped by the flusher
     _ticker: Any = None
 
     def start(self) -> None:
@@ -82,6 +83,8 @@ class Runtime:
             self.tasks.stop()
         if self.outbox is not None:
             self.outbox.close()
+        if self.audit is not None:
+            self.audit.close()
 
 
 class DemoCards:
@@ -148,11 +151,12 @@ def verifier_factory_from_config(config: KioskConfig, *, trust: Any = None, revo
     return make
 
 
-def outbox_and_flusher(config: KioskConfig, post: Any = None) -> tuple[Any, Any]:
+def outbox_and_flusher(config: KioskConfig, post: Any = None, *, audit: Any = None) -> tuple[Any, Any]:
     """The outbox and its flusher thread (not started), or (None, None) without a central server.
 
     Without a server nothing could ever be delivered, so nothing is opened; the doctor says so. ``post``
     (the UI dispatcher's) learns of each delivery as ``OutboxDelivered``, for the receipt on screen.
+    ``audit`` (``audit_log_from_config``) is shipped by the same flusher.
     """
     if not config.server.configured:
         LOG.warning("no central server configured: applications would wait in the outbox forever")
@@ -171,21 +175,35 @@ def outbox_and_flusher(config: KioskConfig, post: Any = None) -> tuple[Any, Any]
             post(OutboxDelivered(event.item_id, event.outcome))
 
     try:
-        return outbox, flusher_from_config(config, outbox, listener=delivered)
+        return outbox, flusher_from_config(config, outbox, listener=delivered, audit=audit)
     except BaseException:
         outbox.close()
         raise
 
 
-def task_worker(config: KioskConfig, outbox: Any, post: Any, tickets: Any) -> Any:
-    """The worker for the flows' disk and network tasks, when there is an outbox to store into."""
+def audit_log_from_config(config: KioskConfig) -> Any:
+    """The local audit trail of clerk actions (``[audit] path``), or None without a central server: clerk
+    work (sign-in, pickup) needs the server, so such a kiosk has nothing to record."""
+    if not config.server.configured:
+        return None
+    from kiosk.services.audit_log import AuditError, open_audit_log
+
+    try:
+        return open_audit_log(config)
+    except AuditError as exc:
+        raise ConfigError(f"{config.source or 'the configuration'}: the audit trail cannot be opened: {exc}") from exc
+
+
+def task_worker(config: KioskConfig, outbox: Any, post: Any, tickets: Any, audit: Any = None) -> Any:
+    """The worker for the flows' disk and network tasks, when there is an outbox to store into; ``audit``
+    is the local trail the counter's tasks append to."""
     if outbox is None:
         return None
     from kiosk.services.central import CentralClient
     from kiosk.services.tasks import Services, TaskWorker
 
-    return TaskWorker(Services(outbox, lambda: CentralClient.from_config(config), printer_from_config(config)),
-                      post, tickets=tickets)
+    services = Services(outbox, lambda: CentralClient.from_config(config), printer_from_config(config), audit=audit)
+    return TaskWorker(services, post, tickets=tickets)
 
 
 def printer_from_config(config: KioskConfig) -> Any:
@@ -222,10 +240,12 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     ``staff_caller``: what "call staff" reaches (``kiosk.core.shell.StaffCaller``), or "auto".
     ``camera``: a ``kiosk.core.ports.Camera``, None, or "auto" (``camera_from_config``).
     """
+    from kiosk.core.clerk import ClerkDesk
     from kiosk.core.dispatch import MonotonicClock
-    from kiosk.core.flows import APPLICATION, CARD_CHECK, RENEWAL, STATUS
+    from kiosk.core.flows import APPLICATION, CARD_CHECK, PICKUP, RENEWAL, STATUS
     from kiosk.core.flows.application import ApplicationFlow, StatusFlow
     from kiosk.core.flows.card_check import CardCheckFlow
+    from kiosk.core.flows.pickup import PickupFlow
     from kiosk.core.flows.renewal import RenewalFlow
     from kiosk.core.ports import TicketCounter
     from kiosk.core.shell import Shell
@@ -253,8 +273,15 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     service = CardService(transport_factory, dispatcher.post,
                           verifier_factory=verifier_factory_from_config(config, revocation=checker),
                           watcher=watcher, clock=clock, readers=config.card.readers, tickets=tickets)
-    outbox, flusher = outbox_and_flusher(config, dispatcher.post) if deliver is not False else (None, None)
-    tasks = task_worker(config, outbox, dispatcher.post, tickets)
+    audit = audit_log_from_config(config) if deliver is not False else None
+    try:
+        outbox, flusher = (outbox_and_flusher(config, dispatcher.post, audit=audit) if deliver is not False
+                           else (None, None))
+    except BaseException:
+        if audit is not None:
+            audit.close()
+        raise
+    tasks = task_worker(config, outbox, dispatcher.post, tickets, audit)
     channel = None
     if staff_caller == "auto":
         from kiosk.services.staff_call import StaffCallChannel
@@ -265,8 +292,11 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     else:
         caller = staff_caller
     flows: dict[str, Any] = {CARD_CHECK: CardCheckFlow}
+    if config.kiosk.station == "counter" and tasks is not None:
+        desk = ClerkDesk(config.clerk.sign_out_after_seconds)  # the signed-in clerk outlives each pickup
+        flows = {PICKUP: lambda host: PickupFlow(host, desk)}
     # a task that cannot work is not offered: no outbox, no lookup or application; no camera, no application
-    if tasks is not None:
+    elif tasks is not None:
         flows[STATUS] = StatusFlow
         if camera is not None:
             flows[APPLICATION] = ApplicationFlow
@@ -286,7 +316,8 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         fullscreen=fullscreen,
         camera=camera,
     )
-    return Runtime(config, dispatcher, shell, service, tray, app, clock, outbox, flusher, channel, tasks, camera)
+    return Runtime(config, dispatcher, shell, service, tray, app, clock, outbox, flusher, channel, tasks, camera,
+                   audit=audit)
 
 
 def run_app(config: KioskConfig, demo: bool) -> int:
@@ -334,5 +365,5 @@ def _stop_on_signals(app: Any) -> dict[int, Any]:
     return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
 
 
-__all__ = ["DemoCards", "Runtime", "build_runtime", "outbox_and_flusher",
+__all__ = ["DemoCards", "Runtime", "audit_log_from_config", "build_runtime", "outbox_and_flusher",
            "revocation_from_config", "run_app", "trust_store_from_config", "verifier_factory_from_config"]

@@ -281,3 +281,32 @@ class Submit(Event):
 @dataclass(frozen=True, slots=True)
 class PrintReceipt(Event):
     pass
+
+
+# --- the clerk's counter (kiosk/core/flows/pickup) --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignOut(Event):
+    """The clerk signs out (the counter returns to the sign-in screen)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeCall(Event):
+    """The clerk answers a kiosk's "call staff": on my way."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FaceMatch(Event):
+    """The clerk's visual check of the person against both photos."""
+
+    same: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseReason(Event):
+    """The supervisor's reason for an override (one of ``pickup.OVERRIDE_REASONS``)."""
+
+    reason: str

@@ -83,6 +83,13 @@ EMAIL = InputSpec(3, 254, alphabet=EMAIL_KEYS, masked=False, fold_case=False)
 KATAKANA = "".join(chr(c) for c in range(0x30A1, 0x30F5)) + "ー"
 BRAILLE_NAME = InputSpec(1, 11, alphabet=KATAKANA, masked=False)
 
+# The counter (kiosk/core/flows/pickup): the staff ID and password of server/security.py, and the lookup
+# of a pickup by the number on its 交付通知書 (contract.payloads.NOTICE_NUMBER_PATTERN) or the 23-digit ID.
+STAFF_ID_KEYS = string.ascii_lowercase + DIGITS + "._-"
+STAFF_ID = InputSpec(1, 64, alphabet=STAFF_ID_KEYS, masked=False)
+STAFF_PASSWORD = InputSpec(10, 128, alphabet="".join(chr(c) for c in range(0x21, 0x7F)))
+LOOKUP_KEYS = DIGITS + UPPER + "-"
+PICKUP_LOOKUP = InputSpec(1, 32, alphabet=LOOKUP_KEYS, masked=False)
 SPEC_FOR_PIN_FORMAT = {PinFormat.DIGITS4: PIN4, PinFormat.SIGN: SIGN_PIN}
 
 
@@ -229,5 +236,6 @@ class InputBuffer:
         return any(self._chars) or (self._first is not None and any(self._first))
 
 
-__all__ = ["APPLICATION_ID", "BRAILLE_NAME", "EMAIL", "INPUT_KEYS", "KATAKANA", "NEW_PIN4", "NEW_SIGN_PIN", "PIN4",
-           "SIGN_PIN", "SPEC_FOR_PIN_FORMAT", "InputBuffer", "InputSpec", "InputView"]
+__all__ = ["APPLICATION_ID", "BRAILLE_NAME", "EMAIL", "INPUT_KEYS", "KATAKANA", "NEW_PIN4", "NEW_SIGN_PIN",
+           "PICKUP_LOOKUP", "PIN4", "SIGN_PIN", "SPEC_FOR_PIN_FORMAT", "STAFF_ID", "STAFF_PASSWORD", "InputBuffer",
+           "InputSpec", "InputView"]

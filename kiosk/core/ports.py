@@ -271,11 +271,22 @@ class CentralPort(Protocol):
         ...
 
 
+class AuditPort(Protocol):
+    """The counter's audit trail (``kiosk.services.audit_log.AuditLog``): a local hash chain of clerk actions,
+    shipped to the central server by the flusher. Entries carry no personal data (``contract.audit``)."""
+
+    def append(self, *, actor: str, role: str, action: str, outcome: str, subject: str | None = None,
+               details: Mapping[str, Any] | None = None) -> Any: ...
+
+
 class ServiceContext(Protocol):
     """What a task's ``run`` may use; built by the composition root, used only on the task worker."""
 
     @property
     def outbox(self) -> OutboxPort: ...
+
+    @property
+    def audit(self) -> AuditPort | None: ...
 
     @property
     def printer(self) -> PrinterPort | None: ...
@@ -301,6 +312,7 @@ class TaskJobs(Protocol):
     def submit(self, task: Task[object]) -> int: ...
 
 
-__all__ = ["Camera", "CardJobs", "CardOperation", "CentralPort", "Frame", "LiveGuidance", "OpenCard", "OutboxPort",
-           "PhotoProblem", "PhotoResult", "PrinterPort", "QueuedApplication", "ReceiptSlip", "ServiceContext",
-           "StorageFull", "Task", "TaskJobs", "TicketCounter", "Tickets", "Wipeable", "wipe_if_personal"]
+__all__ = ["AuditPort", "Camera", "CardJobs", "CardOperation", "CentralPort", "Frame", "LiveGuidance", "OpenCard",
+           "OutboxPort", "PhotoProblem", "PhotoResult", "PrinterPort", "QueuedApplication", "ReceiptSlip",
+           "ServiceContext", "StorageFull", "Task", "TaskJobs", "TicketCounter", "Tickets", "Wipeable",
+           "wipe_if_personal"]

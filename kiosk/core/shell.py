@@ -51,7 +51,7 @@ from kiosk.core.events import (
     ToggleSpeech,
     Touched,
 )
-from kiosk.core.flows import APPLICATION, TASKS, Flow, FlowView
+from kiosk.core.flows import APPLICATION, COUNTER_TASKS, TASKS, Flow, FlowView
 from kiosk.core.ports import Camera, CardJobs, Task, TaskJobs, wipe_if_personal
 from kiosk.core.session import Session
 from kiosk.core.view import ReaderState, Screen, ViewState
@@ -94,7 +94,12 @@ class Shell:
         self._languages = config.kiosk.languages or ("ja",)
         self._policy = POLICIES[config.kiosk.mode]
         self._session = Session.from_timeouts(config.timeouts, self._languages[0])
-        self._flows = {task: flows[task] for task in TASKS if task in flows}
+        # A counter kiosk hosts the clerk's tasks only, and one of them is always on (its "attract" screen is
+        # the clerk's sign-in); a resident kiosk never hosts them, whatever the factories offered.
+        counter = config.kiosk.station == "counter"
+        offered = COUNTER_TASKS if counter else TASKS
+        self._flows = {task: flows[task] for task in offered if task in flows}
+        self._home = next(iter(self._flows), None) if counter else None
         self._staff_caller = staff_caller
         self._reader = ReaderState.NO_READER
         self._card_present = False
@@ -116,6 +121,7 @@ class Shell:
             LanguageChosen: self._on_language, ToggleLargeText: self._on_toggle_large_text,
             ToggleHighContrast: self._on_toggle_high_contrast, ToggleSpeech: self._on_toggle_speech,
         }
+        self._go_home()
         self.state = self._view()
         connect = getattr(dispatcher, "connect", None)
         if callable(connect):  # SyncDispatcher; the UI's dispatcher is built around shell.handle instead
@@ -184,6 +190,12 @@ class Shell:
             self._next_reminder = self._clock.now() + TAKE_CARD_REMINDER_SECONDS
         else:
             self._screen = Screen.ATTRACT
+            self._go_home()
+
+    def _go_home(self) -> None:
+        """On a counter kiosk the home task is always on: it starts again whenever a session ends."""
+        if self._home is not None and self._active is None:
+            self._start(self._home)
 
     def restart_for_same_person(self) -> None:
         """Wiped and a new session id, but the display preferences stay (the same person is still there)."""
@@ -284,6 +296,7 @@ class Shell:
         if self._screen is Screen.TAKE_CARD:
             self._screen = Screen.ATTRACT
             self._next_reminder = None
+            self._go_home()
             return
         if self._active is not None:
             self._active.handle(event)
@@ -428,6 +441,8 @@ class Shell:
             receipt=flow.receipt,
             status=flow.status,
             renewal=flow.renewal,
+            clerk=flow.clerk,
+            pickup=flow.pickup,
         )
 
 

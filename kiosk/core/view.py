@@ -37,6 +37,17 @@ class Screen(StrEnum):
     STATUS_RESULT = "status_result"  # where an application is, and the next step
     # renewal with an existing card (kiosk/core/flows/renewal)
     RENEWAL_CHECK = "renewal_check"  # may this card be renewed now? (its certificate's renewal window)
+    # the clerk's counter (kiosk/core/flows/pickup): clerk theme, except PIN_SETUP, which faces the resident
+    CLERK_SIGN_IN = "clerk_sign_in"  # staff ID and password
+    CLERK_HOME = "clerk_home"  # look up a pickup (notice number or application ID); open staff calls
+    PICKUP_APPLICATION = "pickup_application"  # the application: name, birth date, photo
+    PICKUP_CHECKS = "pickup_checks"  # the new card's checks so far; next: the resident sets the PINs
+    PIN_SETUP = "pin_setup"  # the RESIDENT sets the PINs (the clerk's side shows only progress)
+    PICKUP_COMPARE = "pickup_compare"  # the card's face photo beside the application's; same person?
+    PICKUP_FINISH = "pickup_finish"  # every check, documents collected, hand over
+    SUPERVISOR = "supervisor"  # a supervisor signs in and overrides a failed check with a reason
+    PICKUP_DONE = "pickup_done"  # handed over: recorded (queued, then delivered)
+    PICKUP_STOPPED = "pickup_stopped"  # the card was pulled mid-way: what was and was not set
 
 
 class ReaderState(StrEnum):
@@ -158,6 +169,63 @@ class StatusView:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffCallLine:
+    """An open "call staff" request of a kiosk of the clerk's office (no resident data: kiosk and age)."""
+
+    call_id: str
+    kiosk_id: str
+    age_seconds: int
+    status: str  # open | acknowledged
+
+
+@dataclass(frozen=True, slots=True)
+class ClerkView:
+    """Who is signed in at the counter, and the sign-in form (the password only as a count)."""
+
+    username: str | None = None
+    role: str | None = None
+    editing: str | None = None  # CLERK_SIGN_IN / SUPERVISOR: "username" | "password"
+    username_entry: str = ""
+    password_entered: int = 0
+    staff_calls: tuple[StaffCallLine, ...] = ()
+    error_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PickupCheck:
+    name: str  # card_verified | card_identity | basic4_match | face_visual | pins_set
+    status: str  # passed | failed | not_checked
+    reason_key: str | None = None  # why, in plain words ("pickup.reason.*")
+
+
+@dataclass(frozen=True, slots=True)
+class PickupView:
+    """One pickup at the counter. Name, birth date and both photos are personal data: shown to the clerk
+    on the counter screens only, never on PIN_SETUP, and gone from the next state when the pickup ends."""
+
+    lookup: str = ""  # what the clerk typed or scanned (a notice number or an application ID)
+    application_id_masked: str | None = None
+    notice_number: str | None = None
+    holder_name: str | None = field(default=None, repr=False)
+    birth_date: str | None = field(default=None, repr=False)
+    under_15: bool = False
+    application_photo: bytes | None = field(default=None, repr=False)
+    card_face_png: bytes | None = field(default=None, repr=False)
+    checks: tuple[PickupCheck, ...] = ()
+    needs_override: tuple[str, ...] = ()  # required checks that failed or were not made
+    pins_to_set: tuple[str, ...] = ()  # auth | card_info | juki | sign, in the order they are asked
+    pins_set: tuple[str, ...] = ()
+    pins_unset: tuple[str, ...] = ()  # what the card still awaits (after a pulled card: what was not set)
+    pin_target: str | None = None  # PIN_SETUP: the PIN being entered ("common": one for the three)
+    one_pin: bool = False  # one 4-digit PIN for auth, card-info and 住基
+    collected: tuple[tuple[str, bool], ...] = ()  # notification_card, juki_card, old_card
+    override_reason: str | None = None  # granted by a supervisor: the reason code
+    override_reasons: tuple[str, ...] = ()  # SUPERVISOR: the reasons to choose from
+    handover: str | None = None  # queued | delivered | refused
+    error_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ViewState:
     screen: Screen
     language: str
@@ -182,3 +250,5 @@ class ViewState:
     receipt: ReceiptView | None = None
     status: StatusView | None = None
     renewal: RenewalView | None = None
+    clerk: ClerkView | None = None  # the counter only
+    pickup: PickupView | None = None

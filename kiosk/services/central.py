@@ -22,30 +22,39 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from contract.application_id import check_application_id
+from contract.audit import AuditEntry, entry_from_dict
+from contract.crl import normalise_key_id, normalise_serial
 from contract.payloads import (
     PayloadInvalid,
+    decode_photo_base64,
     is_idempotency_key,
+    is_notice_number,
+    is_override_id,
     is_pickup_id,
     is_staff_call_id,
+    validate_basic4,
     validate_handover,
+    validate_override_request,
     validate_staff_call,
 )
 from contract.renewal import decode_nonce, validate_renewal_request
+from drivers.mynumber.basic4 import Basic4
 from kiosk import __version__
 from kiosk.services.errors import (
     RENEWAL_UNAVAILABLE,
+    AuditChainBroken,
     CentralError,
     Conflict,
     GrantRefused,
@@ -161,6 +170,83 @@ class StaffCallState:
     call_id: str
     status: str
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class AuditAck:
+    """The server took an audit batch: ``stored`` new entries, ``duplicates`` it had already (a resend
+    after a lost answer), and the head of this kiosk's chain there (``last_seq``, ``last_hash``)."""
+
+    stored: int
+    duplicates: int
+    last_seq: int
+    last_hash: str
+
+
+PICKUP_STATES = ("ready", "handed_over", "cancelled")
+
+
+@dataclass(slots=True, repr=False)
+class PickupRecord:
+    """A card waiting at the counter, as the clerk's lookup returns it (``GET /v1/pickups``).
+
+    ``card_serial`` / ``card_issuer_key_id``: the card the server expects (its auth certificate's serial and
+    issuing CA key id; compare with ``is_expected_card``). ``holder_name``, ``birth_date`` (ISO 8601,
+    ``YYYY-MM-DD``) and ``photo_jpeg`` (the application photo) are personal data for the clerk's visual
+    check: ``wipe()`` them as soon as the check is done, on cancel and at session end
+    (``kiosk.core.ports.wipe_if_personal``); None also when the server has none (a pickup created before it
+    kept the holder). ``under_15``: no sign PIN; None when the server does not know the birth date.
+    """
+
+    pickup_id: str
+    application_id_masked: str
+    notice_number: str
+    status: str
+    card_serial: str
+    card_issuer_key_id: str
+    under_15: bool | None
+    holder_name: str | None
+    birth_date: str | None
+    photo_jpeg: bytes | None
+    created_at: str
+    handed_over_at: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Still waiting for its holder (not handed over, not cancelled)."""
+        return self.status == "ready"
+
+    def is_expected_card(self, auth_cert_serial: str, issuer_key_id: str | None = None) -> bool:
+        """The ``card_identity`` check: the card's auth certificate serial (and, when given, its issuer's key
+        id) is the one the server expects, compared as the server compares it (``contract.crl``)."""
+        try:
+            same = normalise_serial(auth_cert_serial) == normalise_serial(self.card_serial)
+            if issuer_key_id is not None:
+                same = same and normalise_key_id(issuer_key_id) == normalise_key_id(self.card_issuer_key_id)
+        except ValueError:
+            return False
+        return same
+
+    def wipe(self) -> None:
+        self.holder_name = None
+        self.birth_date = None
+        self.photo_jpeg = None
+
+    def __repr__(self) -> str:
+        held = "held" if self.holder_name is not None or self.photo_jpeg is not None else "none"
+        return f"PickupRecord({self.pickup_id}, {self.status}, personal={held})"
+
+
+@dataclass(frozen=True)
+class StaffCallEntry:
+    """One open "call staff" request a clerk sees: which kiosk, and how long it has waited (server clock)."""
+
+    call_id: str
+    kiosk_id: str
+    status: str
+    called_at: str
+    received_at: str
+    age_seconds: float
 
 
 @dataclass(frozen=True)
@@ -364,16 +450,33 @@ class CentralClient:
         card_auth_cert_serial: str,
         handed_over_at: str,
         grant: str,
+        checks: Mapping[str, str],
+        pins_set: Sequence[str],
+        collected: Mapping[str, bool],
+        override: str | None = None,
         idempotency_key: str,
     ) -> Acknowledgement:
         """POST /v1/pickups/{pickup_id}/handover, authorised by the clerk's single-use handover grant.
 
-        The body is checked with ``contract.payloads.validate_handover`` before it is sent: a malformed
-        one raises ``PayloadInvalid`` (a ValueError; the outbox marks such an item ``malformed_payload``).
-        A 401/403 that is not about the kiosk's certificate is the grant being refused: ``GrantRefused``.
+        ``checks`` (each of ``contract.payloads.HANDOVER_CHECKS``: passed / failed / not_checked),
+        ``pins_set`` and ``collected`` say what happened at the counter; ``override`` is the supervisor's
+        override id, needed when ``checks_needing_override(checks)`` is not empty. The body is checked with
+        ``contract.payloads.validate_handover`` before it is sent: a malformed one raises ``PayloadInvalid``
+        (a ValueError; the outbox marks such an item ``malformed_payload``). A 401/403 that is not about the
+        kiosk's certificate is the grant or the override being refused: ``GrantRefused``. 409
+        ``checks_failed`` / ``override_mismatch`` / ``card_mismatch`` are ``Conflict``.
         """
         path = f"/v1/pickups/{quote(str(pickup_id), safe='')}/handover"
-        body = {"card_auth_cert_serial": card_auth_cert_serial, "handed_over_at": handed_over_at, "grant": grant}
+        body: dict[str, Any] = {
+            "card_auth_cert_serial": card_auth_cert_serial,
+            "handed_over_at": handed_over_at,
+            "grant": grant,
+            "checks": dict(checks),
+            "pins_set": list(pins_set),
+            "collected": dict(collected),
+        }
+        if override is not None:
+            body["override"] = override
         validate_handover(body)
         try:
             status, answer = self._post(path, "/v1/pickups/{id}/handover", body, idempotency_key)
@@ -384,6 +487,94 @@ class CentralClient:
         receipt = answer.get("receipt_id") or answer.get("handover_id") or answer.get("id")
         return Acknowledgement(status, str(receipt) if receipt is not None else None,
                                bool(answer.get("duplicate", status == 200)))
+
+    def find_pickup(
+        self, *, notice_number: str | None = None, application_id: str | None = None, clerk_token: str
+    ) -> PickupRecord:
+        """GET /v1/pickups: the pickup for a notice number (交付通知書) or an application id.
+
+        Exactly one of the two (ValueError otherwise, and for one of the wrong form: nothing is sent). None
+        matches: ``Rejected`` 404 ``pickup_not_found``; a clerk session that ended: 401 ``token_invalid`` /
+        ``token_expired``. The record holds the holder's name, birth date and photo: wipe it when the check
+        is done. Logs name the route only; urllib3's request line has the application id redacted.
+        """
+        if (notice_number is None) == (application_id is None):
+            raise ValueError("give exactly one of notice_number or application_id")
+        if notice_number is not None:
+            if not is_notice_number(notice_number):
+                raise ValueError("a notice number is 1-32 characters of A-Z, a-z, 0-9 and '-'")
+            query, route = {"notice_number": notice_number}, "/v1/pickups?notice_number"
+        else:
+            check_application_id(str(application_id))
+            query, route = {"application_id": str(application_id)}, "/v1/pickups?application_id"
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        status, answer = self._send("GET", f"/v1/pickups?{urlencode(query)}", route, None, headers)
+        return _pickup_record(status, answer)
+
+    def check_basic4(self, pickup_id: str, basic4: Basic4 | Mapping[str, str], *, clerk_token: str) -> bool:
+        """POST /v1/pickups/{pickup_id}/basic4-check: does the card's basic 4 match the pickup? (The server
+        compares keyed hashes and stores nothing; the My Number never leaves the kiosk.)
+
+        ``basic4`` is the card's (``drivers.mynumber.basic4.Basic4``) or ``{name, address, birth_date, sex}``;
+        one the server would refuse (``contract.payloads.validate_basic4``, e.g. a sex code it does not
+        know) raises ``PayloadInvalid`` and nothing is sent — the check is then not done, not failed.
+        """
+        if not is_pickup_id(pickup_id):
+            raise ValueError("a pickup id is P- and 16 upper-case hex digits")
+        if isinstance(basic4, Basic4):
+            body: dict[str, Any] = {"name": basic4.name, "address": basic4.address,
+                                    "birth_date": basic4.birth_date.strftime("%Y%m%d"), "sex": basic4.sex}
+        else:
+            body = dict(basic4)
+        validate_basic4(body)
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        path = f"/v1/pickups/{pickup_id}/basic4-check"
+        status, answer = self._post(path, "/v1/pickups/{id}/basic4-check", {"basic4": body}, headers=headers)
+        match = answer.get("match")
+        if not isinstance(match, bool):
+            raise ServerError(status, "the central server gave no usable basic 4 answer")
+        return match
+
+    def request_override(
+        self, pickup_id: str, failed_checks: Sequence[str], reason: str, *, supervisor_token: str
+    ) -> str:
+        """POST /v1/pickups/{pickup_id}/overrides with a supervisor's bearer token (signed in at this kiosk).
+
+        ``failed_checks``: exactly ``checks_needing_override`` of the handover's checks; ``reason``: 5-500
+        characters (``validate_override_request``; ``PayloadInvalid`` and nothing sent otherwise). Returns the
+        override id for the handover (single use, this pickup, this kiosk; queue it with the handover, the
+        outbox seals it). A clerk without the role: ``Rejected`` 403 ``supervisor_required``.
+        """
+        if not is_pickup_id(pickup_id):
+            raise ValueError("a pickup id is P- and 16 upper-case hex digits")
+        body = {"failed_checks": list(failed_checks), "reason": reason}
+        validate_override_request(body)
+        headers = {"Authorization": f"Bearer {supervisor_token}"}
+        path = f"/v1/pickups/{pickup_id}/overrides"
+        status, answer = self._post(path, "/v1/pickups/{id}/overrides", body, headers=headers)
+        override = answer.get("override")
+        if not isinstance(override, str) or not is_override_id(override):
+            raise ServerError(status, "the central server's answer has no override id")
+        return override
+
+    def staff_calls(self, *, clerk_token: str) -> list[StaffCallEntry]:
+        """GET /v1/staff-calls: the open "call staff" requests of the clerk's office, newest first."""
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        status, answer = self._send("GET", "/v1/staff-calls", "/v1/staff-calls", None, headers)
+        calls = answer.get("calls")
+        if not isinstance(calls, list):
+            raise ServerError(status, "the central server gave no usable staff-call list")
+        return [_staff_call_entry(status, call) for call in calls]
+
+    def acknowledge_staff_call(self, call_id: str, *, clerk_token: str) -> StaffCallState:
+        """POST /v1/staff-calls/{call_id}/ack: a clerk is on the way. ``Conflict`` 409 ``staff_call_cancelled``
+        when the resident took the call back; ``Rejected`` 404 for a call this clerk cannot see."""
+        if not is_staff_call_id(call_id):
+            raise ValueError("a staff call id is a UUID in canonical lower-case form")
+        headers = {"Authorization": f"Bearer {clerk_token}"}
+        status, answer = self._post(f"/v1/staff-calls/{call_id}/ack", "/v1/staff-calls/{call_id}/ack", {},
+                                    headers=headers)
+        return _staff_call_state(status, answer, call_id)
 
     def report_staff_call(self, call_id: str, *, called_at: str) -> StaffCallState:
         """POST /v1/staff-calls: a resident asked for staff. The same ``call_id`` again is the same call.
@@ -423,6 +614,25 @@ class CentralClient:
         if value not in ("good", "revoked", "unknown"):
             raise ServerError(status, "the central server gave no usable certificate status")
         return CertificateStatus(status=value, details=answer)
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> AuditAck:
+        """POST /v1/audit/entries: a batch of this kiosk's audit chain, in order, continuing what the server holds.
+
+        Each entry is re-checked first (``contract.audit.entry_from_dict``; ``AuditInvalid`` is a ValueError
+        and nothing is sent). A batch that does not continue the server's chain is ``AuditChainBroken`` (409,
+        with the seq and prev_hash the server expects); resending entries it already holds is answered as
+        ``duplicates``. No idempotency key: the entries' own seq and hash make a resend harmless.
+        """
+        body = {"entries": [entry_from_dict(entry.as_dict()).as_dict() for entry in entries]}
+        status, answer = self._post("/v1/audit/entries", "/v1/audit/entries", body)
+        try:
+            last_seq, last_hash = answer["last_seq"], answer["last_hash"]
+            if not isinstance(last_seq, int) or not isinstance(last_hash, str):
+                raise TypeError("last_seq/last_hash")
+            return AuditAck(stored=int(answer.get("stored", 0)), duplicates=int(answer.get("duplicates", 0)),
+                            last_seq=last_seq, last_hash=last_hash)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ServerError(status, "the central server's answer to an audit batch is not usable") from exc
 
     def health(self) -> bool:
         """GET /healthz: True when the server answers 2xx; typed errors otherwise."""
@@ -532,6 +742,52 @@ def _staff_call_state(status: int, answer: Mapping[str, Any], call_id: str) -> S
                           duplicate=bool(answer.get("duplicate", False)))
 
 
+def _pickup_record(status: int, answer: Mapping[str, Any]) -> PickupRecord:
+    """The lookup's answer, checked field by field (an answer of the wrong shape is a ServerError)."""
+    try:
+        card, holder, photo = answer["card"], answer.get("holder"), answer.get("photo_jpeg_base64")
+        if answer["status"] not in PICKUP_STATES or not is_pickup_id(answer["pickup_id"]):
+            raise ValueError("status or pickup id")
+        under_15 = answer.get("under_15")
+        if under_15 is not None and not isinstance(under_15, bool):
+            raise ValueError("under_15")
+        name = birth = None
+        if holder is not None:
+            name, birth = str(holder["name"]), date.fromisoformat(str(holder["birth_date"])).isoformat()
+        return PickupRecord(
+            pickup_id=str(answer["pickup_id"]),
+            application_id_masked=str(answer.get("application_id_masked", "")),
+            notice_number=str(answer.get("notice_number", "")),
+            status=str(answer["status"]),
+            card_serial=str(card["auth_cert_serial"]),
+            card_issuer_key_id=str(card["issuer_key_id"]),
+            under_15=under_15,
+            holder_name=name,
+            birth_date=birth,
+            photo_jpeg=None if photo is None else decode_photo_base64(str(photo)),
+            created_at=str(answer.get("created_at", "")),
+            handed_over_at=str(answer["handed_over_at"]) if answer.get("handed_over_at") else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:  # PayloadInvalid is a ValueError
+        raise ServerError(status, "the central server gave no usable pickup") from exc
+
+
+def _staff_call_entry(status: int, call: object) -> StaffCallEntry:
+    try:
+        if not isinstance(call, Mapping) or not is_staff_call_id(call["call_id"]):
+            raise ValueError("call_id")
+        if call["status"] not in ("open", "acknowledged", "cancelled"):
+            raise ValueError("status")
+        age = call.get("age_seconds", 0.0)
+        if not isinstance(age, int | float) or isinstance(age, bool):
+            raise ValueError("age_seconds")
+        return StaffCallEntry(call_id=call["call_id"], kiosk_id=str(call["kiosk_id"]), status=str(call["status"]),
+                              called_at=str(call.get("called_at", "")), received_at=str(call.get("received_at", "")),
+                              age_seconds=float(age))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ServerError(status, "the central server gave no usable staff call") from exc
+
+
 def _new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
@@ -568,6 +824,9 @@ def _decode(response: requests.Response) -> dict[str, Any]:
         raise ServerError(status, f"the central server could not handle the request now (HTTP {status})",
                           server_code=code)
     message = message or f"HTTP {status}"
+    if status == 409 and code == "audit_chain_broken" and isinstance(document, dict):
+        raise AuditChainBroken(status, code, message, expected_seq=document.get("expected_seq"),
+                               expected_prev_hash=document.get("expected_prev_hash"))
     if status == 409:
         receipt = document.get("receipt") if isinstance(document, dict) else None
         receipt_id = receipt.get("receipt_id") if isinstance(receipt, dict) else None

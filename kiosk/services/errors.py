@@ -14,7 +14,8 @@ never succeed" without knowing about ``requests`` or ``ssl``. ``requests``' exce
     └── Rejected(status, code, msg)   4xx: the server understood and refused this request
         ├── Conflict                  409: clashes with something the server already has (``receipt_id``:
         │                             the first application's receipt, for ``already_submitted``)
-        ├── GrantRefused              401/403 for a handover: its grant is unknown, used or expired
+        │   └── AuditChainBroken      409: an audit batch does not continue the chain the server holds
+        ├── GrantRefused              401/403 for a handover: its grant (or override) is unknown, used or expired
         └── RenewalRefused            4xx for a signed renewal: nonce, certificate, signature or payload refused
 
 Messages never contain request or response bodies: they may carry personal data. The server's own
@@ -131,7 +132,30 @@ class Conflict(Rejected):
         self.receipt_id = receipt_id if receipt_id is not None and _RECEIPT_SHAPE.fullmatch(receipt_id) else None
 
 
+_HASH_SHAPE = re.compile(r"[0-9a-f]{64}")
+
+
+class AuditChainBroken(Conflict):
+    """409 ``audit_chain_broken``: the audit entries sent do not continue this kiosk's chain on the server.
+
+    ``expected_seq`` and ``expected_prev_hash`` are what the server would take next (None when its answer
+    did not carry a usable value): the audit log resends from there when its own chain agrees, and
+    otherwise waits for staff — a trail that forks is never pushed through.
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, expected_seq: object = None,
+                 expected_prev_hash: object = None) -> None:
+        super().__init__(status, code, message)
+        usable = isinstance(expected_seq, int) and not isinstance(expected_seq, bool) and expected_seq >= 1
+        self.expected_seq: int | None = expected_seq if usable else None  # type: ignore[assignment]
+        self.expected_prev_hash = (expected_prev_hash if isinstance(expected_prev_hash, str)
+                                   and _HASH_SHAPE.fullmatch(expected_prev_hash) else None)
+
+
 GRANT_REASONS = frozenset({"grant_expired", "grant_used", "grant_refused"})
+# A supervisor's override travels with the handover like the grant, and is refused the same ways; its codes
+# are kept as they are, so staff see which of the two ran out.
+OVERRIDE_REASONS = frozenset({"override_invalid", "override_used", "override_expired"})
 
 
 def is_kiosk_level(status: int, server_code: str) -> bool:
@@ -182,16 +206,18 @@ class RenewalUnavailable(ServerError):
 
 
 class GrantRefused(Rejected):
-    """The server refused a handover's grant (401/403): unknown, for another pickup or kiosk, used, expired.
+    """The server refused a handover's grant or override (401/403): unknown, for another pickup or kiosk,
+    used, expired.
 
-    Why a type of its own: a handover waits in the outbox with the grant a clerk obtained at the counter;
-    no retry can revive a refused one, so the item must go to staff (dead) with a reason they can act on,
-    ``code`` — "grant_expired", "grant_used" or "grant_refused" — instead of being retried forever.
+    Why a type of its own: a handover waits in the outbox with the grant a clerk obtained at the counter
+    (and, after a failed check, a supervisor's override); no retry can revive a refused one, so the item must
+    go to staff (dead) with a reason they can act on, ``code`` — "grant_expired", "grant_used",
+    "grant_refused", or one of ``OVERRIDE_REASONS`` — instead of being retried forever.
     """
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(status, code, message)
-        if self.server_code in ("grant_expired", "grant_used"):
+        if self.server_code in ("grant_expired", "grant_used") or self.server_code in OVERRIDE_REASONS:
             self.code = self.server_code
         else:
             self.code = "grant_refused"

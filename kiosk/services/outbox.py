@@ -17,8 +17,10 @@ Why each piece is there:
   retried automatically); 409 "already submitted" → the application is on the server, so it counts as
   delivered. A handover carries a clerk's single-use grant (not the clerk's 30-minute token, which would
   have died while the item waited); a refused grant is ``dead`` with its reason (``grant_expired``,
-  ``grant_used``, ``grant_refused``), because no retry can revive it. A renewal carries the card's
-  signature over a single-use nonce: any refusal (``signature_invalid``, ``nonce_expired``,
+  ``grant_used``, ``grant_refused``; ``override_*`` for a supervisor's override), because no retry can
+  revive it. A handover queued by an older kiosk, before handovers reported their checks, PINs and
+  collected documents, is ``dead`` as ``handover_details_missing`` and never sent. A renewal carries the
+  card's signature over a single-use nonce: any refusal (``signature_invalid``, ``nonce_expired``,
   ``certificate_revoked``…) is ``dead`` with its code — a signed renewal cannot change — while 503
   ``revocation_not_checked`` (the city has no current CRL yet) waits like any server trouble.
 * Payloads are sealed with AES-GCM (``at_rest``) bound to the item id and kind; delivered items keep
@@ -64,6 +66,7 @@ from typing import Any, TypeVar
 from contract.payloads import (
     CONTACT_NAME_MAX,
     EMAIL_MAX,
+    HANDOVER_DETAIL_FIELDS,
     PHOTO_BASE64_MAX,
     PayloadInvalid,
     validate_application,
@@ -622,9 +625,12 @@ class Outbox:
             return event("retry", exc.code, detail=str(exc))
         except (KeyError, TypeError, ValueError) as exc:
             # The payload does not fit its kind (a bug upstream): retrying cannot help. A handover queued
-            # before grants existed (with a clerk token) has no grant: say so, staff must record it by hand.
+            # before grants existed (with a clerk token) has no grant, one queued before handovers carried
+            # their checks has none (``QueuedByOlderKiosk``): say so, staff must record it by hand.
             missing_grant = isinstance(exc, PayloadInvalid) and exc.field == "grant"
             reason = "grant_missing" if missing_grant else "malformed_payload"
+            if isinstance(exc, QueuedByOlderKiosk):
+                reason = exc.reason
             log.error("outbox item %s: malformed %s payload (%s)", item.local_number, item.kind,
                       type(exc).__name__)
             self.mark_dead(item.item_id, reason)
@@ -796,15 +802,23 @@ def open_outbox(config: Any) -> Outbox:
     return Outbox(config.resolve(section.path), key, backoff=backoff, lease_seconds=lease, **sizes)
 
 
-def flusher_from_config(config: Any, outbox: Outbox, *, listener: Listener | None = None) -> Flusher:
+def flusher_from_config(config: Any, outbox: Outbox, *, listener: Listener | None = None,
+                        audit: Any = None) -> Flusher:
     """The kiosk's network worker as ``kiosk run`` should start it: ``flusher_from_config(...).start()``,
     and ``stop()`` + ``join()`` at shutdown. ``listener`` is called on the flusher thread: pass the UI's
-    ``post`` wrapper, never a function that touches widgets."""
+    ``post`` wrapper, never a function that touches widgets. ``audit`` (a ``kiosk.services.audit_log.AuditLog``)
+    is shipped with each pass over the same client, and each append wakes the flusher."""
     from kiosk.services.central import CentralClient
 
     client = CentralClient.from_config(config)
+    each_pass = None
+    if audit is not None:
+        from kiosk.services.audit_log import AuditShipper
+
+        each_pass = AuditShipper(audit, client)
+        audit.on_append = outbox.wake.set
     return Flusher(outbox, central_delivery(client), poll_seconds=config.outbox.poll_seconds, listener=listener,
-                   cleanup=client.close)
+                   cleanup=client.close, each_pass=each_pass)
 
 
 def local_number(seq: int) -> str:
@@ -910,6 +924,15 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 # --- delivery to the central server --------------------------------------------------------------------
 
 
+class QueuedByOlderKiosk(PayloadInvalid):
+    """An item an older kiosk version queued lacks a field the server now requires; ``reason`` is the dead
+    item's code (``handover_details_missing``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, "missing (queued by an older kiosk version)")
+        self.reason = reason
+
+
 def central_delivery(client: Any) -> Deliver:
     """The ``Deliver`` function for a ``CentralClient``: one kind, one contract call, the stored key."""
 
@@ -921,11 +944,21 @@ def central_delivery(client: Any) -> Deliver:
         if item.kind == "handover":
             if "grant" not in payload:
                 raise PayloadInvalid("grant", "missing (queued with a clerk token, before handover grants)")
+            # Queued by a kiosk before handovers reported their checks (issue 10): dead-lettered, never sent.
+            # Inventing outcomes ("passed") would record checks nobody made, and the server refuses a handover
+            # without them; staff record such a handover by hand (``handover_details_missing``).
+            missing = [name for name in HANDOVER_DETAIL_FIELDS if name not in payload]
+            if missing:
+                raise QueuedByOlderKiosk(missing[0], "handover_details_missing")
             ack = client.record_handover(
                 payload["pickup_id"],
                 card_auth_cert_serial=payload["card_auth_cert_serial"],
                 handed_over_at=payload["handed_over_at"],
                 grant=payload["grant"],
+                checks=payload["checks"],
+                pins_set=payload["pins_set"],
+                collected=payload["collected"],
+                override=payload.get("override"),
                 idempotency_key=item.idempotency_key,
             )
             return Delivered(ack.receipt_id, "duplicate" if ack.duplicate else None)
@@ -958,7 +991,10 @@ class Flusher:
         wait: Callable[[float], None] | None = None,
         cleanup: Callable[[], None] | None = None,
         name: str = "outbox-flusher",
+        each_pass: Callable[[], object] | None = None,
     ) -> None:
+        """``each_pass`` runs on this thread at the start of every pass (the audit log's shipping); what it
+        raises is logged, never the end of the thread or of the outbox's delivery."""
         self._outbox = outbox
         self._deliver = deliver
         self._poll = poll_seconds
@@ -967,6 +1003,7 @@ class Flusher:
         self._stop = threading.Event()
         self._failures = 0
         self._cleanup = cleanup  # e.g. closing the HTTP session, on the flusher's own thread at its end
+        self._each_pass = each_pass
         self._thread = threading.Thread(target=self._run, name=name, daemon=False)
 
     def start(self) -> Flusher:
@@ -997,6 +1034,14 @@ class Flusher:
     def _wait_for_wake(self, seconds: float) -> None:
         self._outbox.wake.wait(seconds)
 
+    def _run_each_pass(self) -> None:
+        if self._each_pass is None:
+            return
+        try:
+            self._each_pass()
+        except Exception as exc:  # only the type: a message could hold anything
+            log.error("outbox flusher: the per-pass hook failed (%s)", type(exc).__name__)
+
     def _run(self) -> None:
         try:
             self._loop()
@@ -1008,6 +1053,7 @@ class Flusher:
         while not self._stop.is_set():
             self._outbox.wake.clear()
             pause = self._poll
+            self._run_each_pass()
             try:
                 report = self._outbox.drain(self._deliver, stop=self._stop, listener=self._listener)
                 self._outbox.keep_reserve()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.core.events import Event, TaskFailed, TaskResult
-from kiosk.core.ports import CentralPort, OutboxPort, PrinterPort, Task, TicketCounter
+from kiosk.core.ports import AuditPort, CentralPort, OutboxPort, PrinterPort, Task, TicketCounter
 
 LOG = logging.getLogger(__name__)
 
@@ -26,12 +26,14 @@ _STOP = object()
 
 @dataclass(slots=True)
 class Services:
-    """``kiosk.core.ports.ServiceContext``: the outbox, the receipt printer (if any), and a central client made
-    on first use (on the worker: a requests session belongs to one thread)."""
+    """``kiosk.core.ports.ServiceContext``: the outbox, the receipt printer (if any), the counter's audit trail
+    (if any), and a central client made on first use (on the worker: a requests session belongs to one
+    thread)."""
 
     outbox: OutboxPort
     central_factory: Callable[[], CentralPort]
     printer: PrinterPort | None = None
+    audit: AuditPort | None = None
     _central: CentralPort | None = None
 
     def central(self) -> CentralPort:

@@ -31,7 +31,7 @@ from kiosk.ui.fonts import register_default_font
 from kiosk.ui.speech import Guide, Speaker
 from kiosk.ui.staff import StaffExitGuard
 from kiosk.ui.text import UiTranslator
-from kiosk.ui.theme import Theme
+from kiosk.ui.theme import Theme, is_clerk_screen
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class KioskApp(App):
             if view.language != self.language or self.t is None:
                 self.language = view.language
                 self.t = UiTranslator(view.language)
-            self.theme.apply(view.large_text, view.high_contrast)
+            self.theme.apply(view.large_text, view.high_contrast, clerk=is_clerk_screen(view))
             self.root.render(view)
         self.view = view
         self.renders += 1

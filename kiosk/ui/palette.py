@@ -88,6 +88,32 @@ HIGH_CONTRAST = Palette(
     pin_dot=hex_color("#FFE600"),
 )
 
+# The clerk's counter: a dark slate page under an amber header band, so a clerk's screen can never be
+# taken for a resident's (light page, blue header) at a glance — and the resident's PIN panel, which
+# uses the resident palette, can never be taken for the clerk's. Level AA like NORMAL.
+CLERK = Palette(
+    background=hex_color("#1F252D"),
+    surface=hex_color("#2B333D"),
+    text=hex_color("#F3F5F8"),
+    muted=hex_color("#C5CCD6"),
+    border=hex_color("#8C97A6"),
+    primary=hex_color("#F2B01E"),
+    primary_fg=hex_color("#1A1A1A"),
+    secondary=hex_color("#3D4754"),
+    secondary_fg=hex_color("#F3F5F8"),
+    danger=hex_color("#E5534B"),
+    danger_fg=hex_color("#1A1A1A"),
+    staff=hex_color("#F2B01E"),
+    staff_fg=hex_color("#1A1A1A"),
+    header=hex_color("#F2B01E"),
+    header_fg=hex_color("#1A1A1A"),
+    ok=hex_color("#7DDC8B"),
+    warn=hex_color("#F7C95C"),
+    bad=hex_color("#FF8A80"),
+    scrim=hex_color("#000000", 0.6),
+    pin_dot=hex_color("#F3F5F8"),
+)
+
 # (foreground, background) pairs that carry text; the contrast test walks these.
 TEXT_PAIRS: tuple[tuple[str, str], ...] = (
     ("text", "background"),

@@ -14,6 +14,7 @@ from kiosk.core.view import Screen, ViewState
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens import screen_class
 from kiosk.ui.screens.base import KioskScreen
+from kiosk.ui.theme import is_clerk_screen
 from kiosk.ui.widgets import load_all
 from kiosk.ui.widgets.idle import IdleWarning
 
@@ -22,11 +23,26 @@ load_all()
 BUSY_SCREENS = frozenset({Screen.READING, Screen.VERIFYING})
 
 
+def clerk_band_text(view: ViewState) -> str:
+    """The band that says "staff mode" and who is signed in, on every clerk screen (none for residents)."""
+    from kivy.app import App
+
+    clerk = view.clerk
+    t = getattr(App.get_running_app(), "t", None)
+    if clerk is None or not callable(t) or not is_clerk_screen(view):
+        return ""
+    if not clerk.username:
+        return str(t("clerk.mode"))
+    role = t(f"clerk.role.{clerk.role}") if clerk.role in ("clerk", "supervisor") else clerk.role or ""
+    return f"{t('clerk.mode')}   {t('clerk.signed_in')} {clerk.username} ({role})"
+
+
 class KioskRoot(FloatLayout):
     current = ObjectProperty(None, allownone=True)  # the KioskScreen on show
     busy_elsewhere = BooleanProperty(False)  # card I/O while a screen without its own indicator is up
     staff_called = BooleanProperty(False)
     staff_call = StringProperty("")  # "" | "sending" | "sent" | "failed"
+    clerk_band = StringProperty("")  # the counter: "STAFF MODE — signed in: …" above every clerk screen
 
     def __init__(self, post: object = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -51,6 +67,7 @@ class KioskRoot(FloatLayout):
         self.staff_called = view.staff_called
         self.staff_call = view.staff_call or ""
         self.busy_elsewhere = view.busy and view.screen not in BUSY_SCREENS
+        self.clerk_band = clerk_band_text(view)
         self._show(view)
         self._idle_warning(view.idle_warning)
 

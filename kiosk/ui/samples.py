@@ -99,6 +99,8 @@ def sample_state(screen: Screen, language: str = "ja", **changes: object) -> Vie
                        message_args={"pin": "auth", "remaining": 1})
     elif screen is Screen.ERROR:
         base = replace(base, reader=ReaderState.NOT_MY_NUMBER, message_key=m.ERROR_NOT_MY_NUMBER)
+    elif screen in CLERK_SCREENS:
+        base = _clerk_sample(base, screen)
     else:
         base = _application_sample(base, screen)
     return replace(base, **changes) if changes else base
@@ -120,6 +122,76 @@ def sample_photo() -> bytes:
     out = io.BytesIO()
     Image.fromarray(picture(700, 900, (Head(x=350, y=40 + 340, height=680),))).save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+CLERK_SCREENS = frozenset({Screen.CLERK_SIGN_IN, Screen.CLERK_HOME, Screen.PICKUP_APPLICATION, Screen.PICKUP_CHECKS,
+                           Screen.PIN_SETUP, Screen.PICKUP_COMPARE, Screen.PICKUP_FINISH, Screen.SUPERVISOR,
+                           Screen.PICKUP_DONE, Screen.PICKUP_STOPPED})
+SAMPLE_HOLDER = "見本 交付子"  # synthetic
+
+
+@cache
+def sample_card_face() -> bytes:
+    """The card's face photo as the driver hands it over (PNG), of the same drawn demo resident."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(sample_photo())).resize((300, 400)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _clerk_sample(base: ViewState, screen: Screen) -> ViewState:
+    """The counter's screens, signed in as a synthetic clerk, with every check in a different state."""
+    from kiosk.core.flows.pickup.machine import CHECKS, COLLECTED, OVERRIDE_REASONS, REASON_KEYS
+    from kiosk.core.input import NEW_PIN4, PICKUP_LOOKUP, STAFF_ID, STAFF_PASSWORD
+    from kiosk.core.view import ClerkView, PickupCheck, PickupView, StaffCallLine
+
+    clerk = ClerkView(username="mihon-clerk", role="clerk")
+    states = ("passed", "passed", "failed", "not_checked", "passed")
+    checks = tuple(PickupCheck(name, status, REASON_KEYS[name].get(status)) for name, status in
+                   zip(CHECKS, states, strict=True))
+    pickup = PickupView(application_id_masked="**** **** **** **** **** 042", notice_number="KF-2026-000042",
+                        holder_name=SAMPLE_HOLDER, birth_date="1990-06-15", application_photo=sample_photo(),
+                        card_face_png=sample_card_face(), checks=checks, needs_override=("basic4_match",
+                                                                                          "face_visual"),
+                        pins_to_set=("sign", "auth", "juki", "card_info"), pins_set=("sign", "auth"),
+                        pins_unset=("juki", "card_info"), collected=tuple((item, item == "notification_card")
+                                                                           for item in COLLECTED))
+    if screen in (Screen.CLERK_SIGN_IN, Screen.SUPERVISOR):
+        user, secret = InputBuffer(STAFF_ID), InputBuffer(STAFF_PASSWORD)
+        for char in "mihon-clerk":
+            user.add(char)
+        form = ClerkView(editing="password", username_entry="mihon-clerk", password_entered=12)
+        if screen is Screen.CLERK_SIGN_IN:
+            return replace(base, clerk=form, pin=secret.view(), message_key="clerk.sign_in_refused")
+        return replace(base, clerk=form, pin=secret.view(), message_key="pickup.override_refused",
+                       pickup=replace(pickup, override_reasons=OVERRIDE_REASONS, override_reason=OVERRIDE_REASONS[1]))
+    if screen is Screen.CLERK_HOME:
+        entry = InputBuffer(PICKUP_LOOKUP)
+        for char in "KF-2026-0000":
+            entry.add(char)
+        calls = (StaffCallLine("c-1", "kiosk-02", 95, "open"), StaffCallLine("c-2", "kiosk-05", 20, "acknowledged"))
+        return replace(base, clerk=replace(clerk, staff_calls=calls), pin=entry.view(),
+                       pickup=PickupView(lookup="KF-2026-0000"), message_key="pickup.not_found")
+    if screen is Screen.PIN_SETUP:
+        entry = InputBuffer(NEW_PIN4)
+        for char in "12":
+            entry.add(char)
+        return replace(base, clerk=clerk, pin=entry.view(error=("input.mismatch", {})),
+                       pickup=PickupView(pins_to_set=pickup.pins_to_set, pin_target="auth", pins_set=("sign",)))
+    if screen is Screen.PICKUP_APPLICATION:
+        return replace(base, clerk=clerk, pickup=replace(pickup, under_15=True))
+    if screen is Screen.PICKUP_CHECKS:
+        return replace(base, clerk=clerk, pickup=pickup, message_key="pickup.card_not_new")
+    if screen is Screen.PICKUP_COMPARE:
+        return replace(base, clerk=clerk, pickup=pickup, message_key="clerk.server_unreachable")
+    if screen is Screen.PICKUP_FINISH:
+        return replace(base, clerk=clerk, pickup=pickup, message_key="pickup.override_needed")
+    if screen is Screen.PICKUP_DONE:
+        return replace(base, clerk=clerk, pickup=replace(pickup, handover="queued"))
+    return replace(base, clerk=clerk, pickup=pickup, message_key="pickup.card_pulled")
 
 
 def _application_sample(base: ViewState, screen: Screen) -> ViewState:

@@ -12,7 +12,8 @@ from kivy.event import EventDispatcher
 from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty
 
-from kiosk.ui.palette import HIGH_CONTRAST, NORMAL, Palette, palette_names
+from kiosk.core.view import Screen, ViewState
+from kiosk.ui.palette import CLERK, HIGH_CONTRAST, NORMAL, Palette, palette_names
 
 TOUCH_TARGET_DP = 96.0
 LARGE_TOUCH_TARGET_DP = 120.0
@@ -28,11 +29,17 @@ BASE_SIZES_SP = {
 }
 
 
+def is_clerk_screen(view: ViewState) -> bool:
+    """The counter's clerk-facing screens get the clerk palette; the resident's PIN panel never does."""
+    return view.clerk is not None and view.screen is not Screen.PIN_SETUP
+
+
 class Theme(EventDispatcher):
     """Observable theme: kv writes ``app.theme.body`` and follows every switch without Python glue."""
 
     large_text = BooleanProperty(False)
     high_contrast = BooleanProperty(False)
+    clerk = BooleanProperty(False)  # the clerk's counter screens (kiosk.ui.palette.CLERK)
 
     small = NumericProperty(sp(BASE_SIZES_SP["small"]))
     body = NumericProperty(sp(BASE_SIZES_SP["body"]))
@@ -66,8 +73,9 @@ class Theme(EventDispatcher):
     scrim = ColorProperty(NORMAL.scrim)
     pin_dot = ColorProperty(NORMAL.pin_dot)
 
-    def apply(self, large_text: bool, high_contrast: bool) -> None:
-        """Switch modes; only changed values are set, so an unchanged view costs no re-layout."""
+    def apply(self, large_text: bool, high_contrast: bool, clerk: bool = False) -> None:
+        """Switch modes; only changed values are set, so an unchanged view costs no re-layout. ``clerk``
+        wins over high contrast: a clerk's screen must never look like a resident's."""
         if large_text != self.large_text or self.touch == 0:
             scale = LARGE_TEXT_SCALE if large_text else 1.0
             for name, size in BASE_SIZES_SP.items():
@@ -76,10 +84,11 @@ class Theme(EventDispatcher):
             self.gap = dp(20 if large_text else 16)
             self.line = dp(2)
             self.large_text = large_text
-        if high_contrast != self.high_contrast:
-            self._set_palette(HIGH_CONTRAST if high_contrast else NORMAL)
-            self.line = dp(4 if high_contrast else 2)
+        if high_contrast != self.high_contrast or clerk != self.clerk:
+            self._set_palette(CLERK if clerk else HIGH_CONTRAST if high_contrast else NORMAL)
+            self.line = dp(4 if high_contrast and not clerk else 2)
             self.high_contrast = high_contrast
+            self.clerk = clerk
 
     def _set_palette(self, palette: Palette) -> None:
         for name in palette_names():

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from server.routes import (
     applications,
+    audit,
     certificate_status,
     clerk_sessions,
     health,
@@ -26,4 +27,5 @@ def all_routers() -> list[APIRouter]:
         kiosks.router,
         clerk_sessions.router,
         staff_calls.router,
+        audit.router,
     ]

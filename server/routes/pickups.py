@@ -5,10 +5,16 @@ clerk obtained while signed in (``server/grants.py``), not with the clerk's shor
 unless the card on the counter is the card recorded for this pickup (its authentication certificate
 serial), and it happens once: a retry with the same Idempotency-Key replays the first answer, any other
 attempt gets 403 (grant used) or 409.
+
+The handover reports each check of the counter (``contract.payloads.HANDOVER_CHECKS``), the PINs the
+resident set and the documents collected; they are stored with it (``pickups.handover_details``, no personal
+data). A required check that did not pass stops it (409 ``checks_failed``) unless a supervisor's override
+(``server/overrides.py``) for this pickup and kiosk names exactly those checks.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contract.crl import normalise_serial
-from server import grants, idempotency, matching, pickup_admin
-from server.deps import ClerkDep, ContextDep, IdempotencyKey, KioskDep, OperatorDep
+from contract.payloads import PIN_NAMES, REQUIRED_HANDOVER_CHECKS
+from server import grants, idempotency, matching, overrides, pickup_admin
+from server.deps import ClerkDep, ContextDep, IdempotencyKey, KioskDep, OperatorDep, SupervisorDep
 from server.errors import ApiError
 from server.identifiers import application_lookup_key
 from server.models import Application, Clerk, Pickup
@@ -34,6 +41,8 @@ from server.schemas import (
     HandoverGrantOut,
     HandoverRequest,
     HandoverResult,
+    OverrideOut,
+    OverrideRequest,
     PickupCreate,
     PickupOut,
 )
@@ -72,7 +81,8 @@ def create_pickup(body: PickupCreate, _principal: OperatorDep, context: ContextD
     "",
     response_model=PickupOut,
     responses=_AUTH_ERRORS,
-    summary="Find a pickup by notice number or application id (clerk)",
+    summary="Find a pickup by notice number or application id (clerk): the card expected, the photo, the "
+    "holder's name and birth date, and whether they are under 15",
 )
 def find_pickup(
     _principal: ClerkDep,
@@ -92,7 +102,7 @@ def find_pickup(
         pickup = session.scalars(query.limit(1)).first()
         if pickup is None:
             raise ApiError(404, "pickup_not_found", "No pickup matches.")
-        result = pickup_admin.pickup_out(pickup, photo=pickup_admin.photo_of(session, context, pickup))
+        result = pickup_admin.clerk_view(session, context, pickup)
         session.close()
     return result
 
@@ -127,18 +137,61 @@ def grant_handover(
 
 
 @router.post(
+    "/{pickup_id}/overrides",
+    status_code=201,
+    response_model=OverrideOut,
+    responses={
+        **_AUTH_ERRORS,
+        403: {"model": ErrorBody, "description": "Kiosk not accepted, or supervisor_required."},
+        409: {"model": ErrorBody, "description": "already_handed_over or pickup_cancelled."},
+    },
+    summary="Override required checks that did not pass, with a reason (supervisor); single use, this kiosk",
+)
+def override_checks(
+    pickup_id: PickupId, body: OverrideRequest, principal: SupervisorDep, kiosk: KioskDep, context: ContextDep
+) -> OverrideOut:
+    now = context.clock()
+    with context.sessions() as session:
+        pickup = _find(session, pickup_id)
+        _check_open(pickup)
+        override_id, expires_at = overrides.issue(
+            session,
+            pickup,
+            kiosk_id=kiosk.kiosk_id,
+            supervisor_id=principal.clerk_id,
+            failed_checks=body.failed_checks,
+            reason=body.reason,
+            keys=context.keys,
+            now=now,
+            lifetime=context.settings.handover_grant_lifetime,
+        )
+        session.commit()
+    return OverrideOut(
+        override=override_id,
+        pickup_id=pickup_id,
+        kiosk_id=kiosk.kiosk_id,
+        failed_checks=[name for name in REQUIRED_HANDOVER_CHECKS if name in body.failed_checks],
+        supervisor=principal.username,
+        expires_at=expires_at,
+    )
+
+
+@router.post(
     "/{pickup_id}/handover",
     response_model=HandoverResult,
     responses={
         403: {
             "model": ErrorBody,
-            "description": "Kiosk not accepted, or the grant is refused: grant_invalid (unknown, another "
-            "pickup or another kiosk), grant_used, grant_expired. Sending it again will not help.",
+            "description": "Kiosk not accepted, or the grant or override is refused: grant_invalid (unknown, "
+            "another pickup or another kiosk), grant_used, grant_expired, override_invalid, override_used, "
+            "override_expired. Sending it again will not help.",
         },
         404: {"model": ErrorBody, "description": "pickup_not_found."},
         409: {
             "model": ErrorBody,
-            "description": "card_mismatch, already_handed_over, pickup_cancelled or idempotency_key_reused.",
+            "description": "card_mismatch, checks_failed (+failed_checks: a supervisor must override them), "
+            "override_mismatch (the override names other checks), already_handed_over, pickup_cancelled or "
+            "idempotency_key_reused.",
         },
         422: {"model": ErrorBody, "description": "Invalid request."},
     },
@@ -168,8 +221,15 @@ def hand_over(
                     return JSONResponse({**replay.body, "duplicate": True}, status_code=200)
                 grant = grants.redeem(session, body.grant, pickup, kiosk_id=kiosk.kiosk_id, now=now)
                 _check_handover(pickup, body)
+                override = overrides.authorise_checks(
+                    session, body.checks.model_dump(), body.override, pickup, kiosk_id=kiosk.kiosk_id, now=now
+                )
                 clerk = session.get(Clerk, grant.clerk_id)
+                supervisor = None if override is None else session.get(Clerk, override.supervisor_id)
                 grant.used_at = now
+                if override is not None:
+                    override.used_at = now
+                pickup.handover_details = _details_json(body)
                 pickup.status = "handed_over"
                 pickup.handed_over_at = body.handed_over_at
                 pickup.handed_over_by = grant.clerk_id
@@ -186,6 +246,8 @@ def hand_over(
                     handed_over_at=body.handed_over_at,
                     clerk=clerk.username if clerk is not None else "",
                     kiosk_id=kiosk.kiosk_id,
+                    overridden_checks=[] if override is None else overrides.failed_checks_of(override),
+                    supervisor=None if supervisor is None else supervisor.username,
                     duplicate=False,
                 ).model_dump(mode="json")
                 idempotency.remember(
@@ -205,6 +267,17 @@ def hand_over(
                 if attempt:
                     raise
     raise AssertionError("unreachable")
+
+
+def _details_json(body: HandoverRequest) -> str:
+    """What the counter reported, as compact JSON: check outcomes, PIN names, documents collected — nothing
+    personal, so it is stored in clear for the city's records (the override is its own sealed row)."""
+    details = {
+        "checks": body.checks.model_dump(),
+        "pins_set": [name for name in PIN_NAMES if name in body.pins_set],
+        "collected": body.collected.model_dump(),
+    }
+    return json.dumps(details, sort_keys=True, separators=(",", ":"))
 
 
 def _check_open(pickup: Pickup) -> None:
@@ -264,7 +337,8 @@ def cancel_pickup(pickup_id: PickupId, _principal: OperatorDep, context: Context
         pickup.updated_at = now
         _after_cancel(session, pickup, now)
         session.commit()
-        return pickup_admin.pickup_out(pickup, photo=None)
+        holder = pickup_admin.holder_of(context, pickup)
+        return pickup_admin.pickup_out(pickup, photo=None, under_15=pickup_admin.holder_under_15(holder, now))
 
 
 def _after_cancel(session: Session, pickup: Pickup, now: datetime) -> None:

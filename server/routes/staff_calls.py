@@ -4,6 +4,11 @@ Kiosks (mTLS) report a call and may take it back; clerks (bearer token) list the
 one ("on my way"). A call is only *which kiosk* and *when*: no resident data is accepted (unknown fields
 are a 422) or stored. The kiosk makes the call id (a UUID), so a retry after a lost answer is the same call,
 not a second one.
+
+Clerks see the calls of their own office: a clerk whose ``office`` is set sees the calls of kiosks of that
+office, and of kiosks with no office (UNCONFIRMED how a city assigns kiosks; an unassigned kiosk's call is
+shown to everyone rather than to no one, so a resident is never left waiting); a clerk without an office
+sees every call (a one-office city sets none). A call outside a clerk's view is, for that clerk, not found.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server import security
 from server.deps import ClerkDep, ContextDep, KioskDep
 from server.errors import ApiError
-from server.models import Clerk, StaffCall
+from server.models import Clerk, Kiosk, StaffCall
 from server.schemas import (
     STAFF_CALL_ID_PATTERN,
     ErrorBody,
@@ -41,7 +47,11 @@ _CLERK_ERRORS: dict[int | str, dict[str, Any]] = {
     **_KIOSK_ERRORS,
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "staff_call_not_found (for a kiosk: also another kiosk's call)."}
+    404: {
+        "model": ErrorBody,
+        "description": "staff_call_not_found (for a kiosk: also another kiosk's call; for a clerk: also a call "
+        "from another office's kiosk).",
+    }
 }
 
 
@@ -65,6 +75,15 @@ def _clerk_name(session: Session, clerk_id: int | None) -> str | None:
         return None
     clerk = session.get(Clerk, clerk_id)
     return clerk.username if clerk is not None else None
+
+
+def _visible_to(session: Session, query: Select[Any], principal: security.Principal) -> Select[Any]:
+    """``query`` narrowed to the calls ``principal`` sees: their office's kiosks and unassigned ones."""
+    office = session.scalar(select(Clerk.office).where(Clerk.id == principal.clerk_id))
+    if office is None:
+        return query
+    kiosks = select(Kiosk.kiosk_id).where(or_(Kiosk.office == office, Kiosk.office.is_(None)))
+    return query.where(StaffCall.kiosk_id.in_(kiosks))
 
 
 def _find(session: Session, call_id: str, *, for_update: bool = False) -> StaffCall | None:
@@ -137,10 +156,10 @@ def cancel_call(call_id: CallId, kiosk: KioskDep, context: ContextDep) -> Any:
     "",
     response_model=StaffCallList,
     responses=_CLERK_ERRORS,
-    summary="Open staff calls, newest first (clerk)",
+    summary="Open staff calls of the clerk's office, newest first (clerk)",
 )
 def list_calls(
-    _principal: ClerkDep,
+    principal: ClerkDep,
     context: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many calls.")] = 100,
 ) -> Any:
@@ -152,7 +171,7 @@ def list_calls(
         .limit(limit)
     )
     with context.sessions() as session:
-        calls = [_out(call, now=now, clerk=None) for call in session.scalars(query)]
+        calls = [_out(call, now=now, clerk=None) for call in session.scalars(_visible_to(session, query, principal))]
         session.close()
     return {"calls": calls, "count": len(calls)}
 
@@ -170,9 +189,10 @@ def list_calls(
 def acknowledge_call(call_id: CallId, principal: ClerkDep, context: ContextDep) -> Any:
     now = context.clock()
     with context.sessions() as session:
-        call = _find(session, call_id, for_update=True)
+        visible = _visible_to(session, select(StaffCall.id).where(StaffCall.call_id == call_id), principal)
+        call = _find(session, call_id, for_update=True) if session.scalar(visible) is not None else None
         if call is None:
-            raise ApiError(404, "staff_call_not_found", "No staff call with this id.")
+            raise ApiError(404, "staff_call_not_found", "No staff call with this id (for this clerk's office).")
         if call.status == "cancelled":
             raise ApiError(409, "staff_call_cancelled", "The resident took this call back.")
         if call.status == "open":  # a second acknowledgement keeps the first clerk

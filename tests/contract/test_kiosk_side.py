@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contract.payloads import PayloadInvalid
+from contract.payloads import HANDOVER_CHECKS, PayloadInvalid
 from kiosk.services.central import CentralClient
 from kiosk.services.outbox import Outbox
 from tests.services import synthetic
@@ -76,5 +76,7 @@ def test_a_malformed_handover_is_not_sent(serial: str, handed_over_at: str, fiel
                            client_key="k.pem", session=NoNetwork())  # type: ignore[arg-type]
     with pytest.raises(PayloadInvalid) as caught:
         client.record_handover("P-1", card_auth_cert_serial=serial, handed_over_at=handed_over_at,
-                               grant="TEST-GRANT-" + "0" * 32, idempotency_key="0123456789abcdef")
+                               grant="TEST-GRANT-" + "0" * 32, idempotency_key="0123456789abcdef",
+                               checks=dict.fromkeys(HANDOVER_CHECKS, "passed"), pins_set=[],
+                               collected={"notification_card": True, "juki_card": False, "old_card": False})
     assert caught.value.field == field

@@ -11,13 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract.payloads import (
+    HANDOVER_CHECKS,
     PHOTO_BASE64_MAX,
     PayloadInvalid,
+    checks_needing_override,
     decode_photo_base64,
     handover_body,
     is_handover_grant,
     is_idempotency_key,
     is_key_id_hex,
+    is_notice_number,
+    is_override_id,
     is_pickup_id,
     is_serial_hex,
     is_staff_call_id,
@@ -27,6 +31,7 @@ from contract.payloads import (
     validate_contact,
     validate_handover,
     validate_handover_item,
+    validate_override_request,
     validate_staff_call,
 )
 from contract.photo import MAX_BYTES
@@ -141,39 +146,109 @@ def test_other_timestamps_are_refused(value: str) -> None:
 
 
 GRANT = "TEST-GRANT-" + "0" * 32
+OVERRIDE = "TEST-OVERRIDE-" + "0" * 32
+DETAILS: dict[str, Any] = {
+    "checks": dict.fromkeys(HANDOVER_CHECKS, "passed"),
+    "pins_set": ["auth", "sign", "card_info", "juki"],
+    "collected": {"notification_card": True, "juki_card": False, "old_card": False},
+}
+
+
+def handover(**changes: Any) -> dict[str, Any]:
+    body = {"card_auth_cert_serial": "0A1B", "handed_over_at": "2026-11-26T10:00:00Z", "grant": GRANT,
+            **copy.deepcopy(DETAILS), **changes}
+    return {k: v for k, v in body.items() if v is not ...}
 
 
 def test_handover() -> None:
-    at = "2026-11-26T10:00:00Z"
-    validate_handover({"card_auth_cert_serial": "0A1B", "handed_over_at": at, "grant": GRANT})
+    validate_handover(handover())
+    validate_handover(handover(override=OVERRIDE))
+    validate_handover(handover(override=None))
     for body, field in (
-        ({"card_auth_cert_serial": "0A1B", "grant": GRANT}, "handover"),
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": at}, "handover"),  # a grant, not a clerk token
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": at, "grant": GRANT, "pickup_id": "P"}, "handover"),
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": at, "clerk_token": "t"}, "handover"),
-        ({"card_auth_cert_serial": "", "handed_over_at": at, "grant": GRANT}, "card_auth_cert_serial"),
-        ({"card_auth_cert_serial": "0x1B", "handed_over_at": at, "grant": GRANT}, "card_auth_cert_serial"),
-        ({"card_auth_cert_serial": "1" * 41, "handed_over_at": at, "grant": GRANT}, "card_auth_cert_serial"),
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": "yesterday", "grant": GRANT}, "handed_over_at"),
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": at, "grant": "short"}, "grant"),
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": at, "grant": GRANT + "="}, "grant"),
-        ({"card_auth_cert_serial": "0A1B", "handed_over_at": at, "grant": 42}, "grant"),
+        (handover(handed_over_at=...), "handover"),
+        (handover(grant=...), "handover"),  # a grant, not a clerk token
+        (handover(pickup_id="P"), "handover"),
+        (handover(grant=..., clerk_token="t"), "handover"),
+        (handover(card_auth_cert_serial=""), "card_auth_cert_serial"),
+        (handover(card_auth_cert_serial="0x1B"), "card_auth_cert_serial"),
+        (handover(card_auth_cert_serial="1" * 41), "card_auth_cert_serial"),
+        (handover(handed_over_at="yesterday"), "handed_over_at"),
+        (handover(grant="short"), "grant"),
+        (handover(grant=GRANT + "="), "grant"),
+        (handover(grant=42), "grant"),
     ):
         assert rejected(validate_handover, body).field == field
 
 
+def test_the_handover_reports_every_check_the_pins_and_the_documents() -> None:
+    passed = dict.fromkeys(HANDOVER_CHECKS, "passed")
+    for changes, field in (
+        ({"checks": ...}, "handover"),
+        ({"pins_set": ...}, "handover"),
+        ({"collected": ...}, "handover"),
+        ({"checks": {k: v for k, v in passed.items() if k != "face_visual"}}, "checks"),
+        ({"checks": {**passed, "photo_match": "passed"}}, "checks"),
+        ({"checks": {**passed, "face_visual": "ok"}}, "checks.face_visual"),
+        ({"checks": {**passed, "face_visual": True}}, "checks.face_visual"),
+        ({"checks": ["card_verified"]}, "checks"),
+        ({"pins_set": "auth"}, "pins_set"),
+        ({"pins_set": ["auth", "auth"]}, "pins_set"),
+        ({"pins_set": ["pin"]}, "pins_set"),
+        ({"pins_set": [["auth"]]}, "pins_set"),
+        ({"collected": {"notification_card": True, "juki_card": False}}, "collected"),
+        ({"collected": {"notification_card": 1, "juki_card": False, "old_card": False}}, "collected.notification_card"),
+        ({"override": "short"}, "override"),
+        ({"override": 7}, "override"),
+    ):
+        assert rejected(validate_handover, handover(**changes)).field == field, changes
+    assert validate_handover(handover(pins_set=[], checks={**passed, "pins_set": "not_checked"}))  # face-only card
+
+
+def test_the_checks_an_override_must_name() -> None:
+    passed = dict.fromkeys(HANDOVER_CHECKS, "passed")
+    assert checks_needing_override(passed) == ()
+    assert checks_needing_override({**passed, "pins_set": "failed"}) == ()  # not a required check
+    assert checks_needing_override({**passed, "face_visual": "failed", "card_verified": "not_checked"}) == (
+        "card_verified", "face_visual")
+    assert checks_needing_override({}) == ("card_verified", "card_identity", "basic4_match", "face_visual")
+
+
+def test_the_override_request() -> None:
+    good = {"failed_checks": ["face_visual"], "reason": "本人確認書類で確認済み"}
+    assert validate_override_request(good) is good
+    validate_override_request({"failed_checks": ["face_visual"], "reason": "a\tb\ncd"})
+    validate_override_request({"failed_checks": ["face_visual"], "reason": "理" * 500})
+    for changes, field in (
+        ({"failed_checks": []}, "failed_checks"),
+        ({"failed_checks": "face_visual"}, "failed_checks"),
+        ({"failed_checks": ["pins_set"]}, "failed_checks"),
+        ({"failed_checks": ["face_visual", "face_visual"]}, "failed_checks"),
+        ({"reason": "四文字だ"}, "reason"),
+        ({"reason": "理" * 501}, "reason"),
+        ({"reason": "  \n   \t "}, "reason"),
+        ({"reason": "本人確認\r済み"}, "reason"),
+        ({"reason": None}, "reason"),
+        ({"supervisor": "sato"}, "override"),
+    ):
+        assert rejected(validate_override_request, {**good, **changes}).field == field, changes
+
+
 def test_the_outbox_handover_item_is_the_body_plus_its_pickup() -> None:
-    item = {"pickup_id": "P-0123456789ABCDEF", "card_auth_cert_serial": "0A1B",
-            "handed_over_at": "2026-11-26T10:00:00+09:00", "grant": GRANT}
+    item = {"pickup_id": "P-0123456789ABCDEF", **handover(handed_over_at="2026-11-26T10:00:00+09:00")}
     assert validate_handover_item(item) is item
-    body = handover_body(item)
-    assert "pickup_id" not in body and validate_handover(body) == body
+    body = handover_body(item)  # type: ignore[arg-type]
+    assert "pickup_id" not in body and "override" not in body and validate_handover(body) == body
+    with_override = {**item, "override": OVERRIDE}
+    assert handover_body(with_override)["override"] == OVERRIDE  # type: ignore[arg-type, typeddict-item]
+    assert "override" not in handover_body({**item, "override": None})  # type: ignore[arg-type]
     for changes, field in (
         ({"pickup_id": "P-42"}, "pickup_id"),
         ({"pickup_id": "p-0123456789abcdef"}, "pickup_id"),
         ({"grant": ...}, "handover"),
+        ({"checks": ...}, "handover"),
         ({"clerk_token": "t"}, "handover"),
         ({"grant": "g" * 20}, "grant"),
+        ({"pins_set": ["juki", "juki"]}, "pins_set"),
     ):
         broken = {**item, **changes}
         broken = {k: v for k, v in broken.items() if v is not ...}
@@ -217,6 +292,9 @@ def test_header_and_identifier_forms() -> None:
     assert is_pickup_id("P-0123456789ABCDEF") and not is_pickup_id("P-0123456789abcdef") and not is_pickup_id("P-1")
     assert is_handover_grant("A-_z" * 11) and not is_handover_grant("A" * 42) and not is_handover_grant("A" * 129)
     assert is_staff_call_id("00000000-0000-4000-8000-000000000000") and not is_staff_call_id("0" * 32)
+    assert is_override_id("A-_z" * 11) and not is_override_id("A" * 42) and not is_override_id("A" * 42 + "\n")
+    assert is_notice_number("N-0A1B") and not is_notice_number("") and not is_notice_number("N 1")
+    assert not is_notice_number("N" * 33) and not is_notice_number("N-1\n")
 
 
 def test_validate_contact_none() -> None:
@@ -236,5 +314,14 @@ def test_any_value_in_any_field_is_accepted_or_refused_by_name(field: str, value
     """Nothing but PayloadInvalid ever escapes, and it names the field that was changed (or a part of it)."""
     try:
         validate_application(application(**{field: value}))
+    except PayloadInvalid as exc:
+        assert exc.field.split(".")[0] == field
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.sampled_from(["checks", "pins_set", "collected", "override", "grant"]), _json)
+def test_any_value_in_any_handover_field_is_accepted_or_refused_by_name(field: str, value: object) -> None:
+    try:
+        validate_handover(handover(**{field: value}))
     except PayloadInvalid as exc:
         assert exc.field.split(".")[0] == field

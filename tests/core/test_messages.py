@@ -24,6 +24,7 @@ KEY_SHAPE = re.compile(r"[a-z][a-z_]*(\.[a-z0-9_]+)+")
     (errors.WrongPin(0x63C1, 1), "pin.wrong", {"remaining": 1}),
     (errors.PinGuardRefused("auth", 1, "unattended"), "counter.last_try", {"pin": "auth", "remaining": 1}),
     (errors.PinBlocked(0x6984), "counter.blocked", {}),
+    (errors.PinNotSet("auth"), "counter.pin_not_set", {"pin": "auth"}),
     (errors.PinFormatInvalid("auth", "4 digits"), "pin.format", {"pin": "auth"}),
     (errors.NotAMyNumberCard("no JPKI"), "error.not_my_number", {}),
     (errors.CardRemoved("gone"), "error.card_removed", {}),

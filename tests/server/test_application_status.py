@@ -27,6 +27,7 @@ from tests.server.helpers import (
     notice_number,
     now_iso,
 )
+from tests.server.pickup_helpers import handover_body
 
 pytestmark = pytest.mark.server
 
@@ -62,7 +63,7 @@ def _hand_over(server: LiveServer, pickup_id: str) -> None:
     assert grant.status_code == 201, grant.text
     done = server.session().post(
         server.url(f"/v1/pickups/{pickup_id}/handover"),
-        json={"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": grant.json()["grant"]},
+        json=handover_body(SERIAL, now_iso(), grant.json()["grant"]),
         headers={"Idempotency-Key": idempotency_key()},
     )
     assert done.status_code == 200, done.text

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from server.grants import grant_digest
 from server.models import HandoverGrant
 from tests.server.helpers import LiveServer, application_id, basic4, idempotency_key, notice_number, now_iso
+from tests.server.pickup_helpers import handover_body
 
 pytestmark = pytest.mark.server
 
@@ -44,7 +45,7 @@ def _handover(
 ) -> Any:
     return server.session(kiosk).post(
         server.url(f"/v1/pickups/{pickup_id}/handover"),
-        json={"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": grant},
+        json=handover_body(SERIAL, now_iso(), grant),
         headers={"Idempotency-Key": key or idempotency_key()},
     )
 
@@ -112,7 +113,7 @@ def test_a_used_grant_replays_for_its_key_and_is_refused_for_any_other(server: L
     pickup_id = _pickup(server)
     grant = _grant(server, pickup_id).json()["grant"]
     key = idempotency_key()
-    body = {"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": grant}
+    body = handover_body(SERIAL, now_iso(), grant)
     url = server.url(f"/v1/pickups/{pickup_id}/handover")
     first = server.session().post(url, json=body, headers={"Idempotency-Key": key})
     assert first.status_code == 200 and first.json()["duplicate"] is False
@@ -127,9 +128,9 @@ def test_a_used_grant_replays_for_its_key_and_is_refused_for_any_other(server: L
 def test_a_malformed_or_missing_grant_is_a_422(server: LiveServer) -> None:
     pickup_id = _pickup(server)
     url = server.url(f"/v1/pickups/{pickup_id}/handover")
-    for body in ({"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso()},
-                 {"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": "short"},
-                 {"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": "x" * 42 + "!"}):
+    without_grant = {k: v for k, v in handover_body(SERIAL, now_iso(), "G" * 43).items() if k != "grant"}
+    for body in (without_grant, handover_body(SERIAL, now_iso(), "short"),
+                 handover_body(SERIAL, now_iso(), "x" * 42 + "!")):
         response = server.session().post(url, json=body, headers={"Idempotency-Key": idempotency_key()})
         assert response.status_code == 422, body
 
@@ -138,7 +139,7 @@ def test_a_clerk_token_alone_no_longer_records_a_handover(server: LiveServer) ->
     pickup_id = _pickup(server)
     response = server.session().post(
         server.url(f"/v1/pickups/{pickup_id}/handover"),
-        json={"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso()},
+        json={k: v for k, v in handover_body(SERIAL, now_iso(), "G" * 43).items() if k != "grant"},
         headers={**_bearer(server.token()), "Idempotency-Key": idempotency_key()},
     )
     assert response.status_code == 422

@@ -22,6 +22,7 @@ from tests.server.helpers import (
     notice_number,
     now_iso,
 )
+from tests.server.pickup_helpers import handover_body
 
 pytestmark = pytest.mark.server
 
@@ -56,7 +57,7 @@ def _grant(server: LiveServer, token: str, pickup_id: str) -> str:
 def _handover(server: LiveServer, grant: str, pickup_id: str, serial: str, key: str) -> Any:
     return server.session().post(
         server.url(f"/v1/pickups/{pickup_id}/handover"),
-        json={"card_auth_cert_serial": serial, "handed_over_at": now_iso(), "grant": grant},
+        json=handover_body(serial, now_iso(), grant),
         headers={"Idempotency-Key": key},
     )
 
@@ -114,8 +115,7 @@ def test_handover_refuses_the_wrong_card_then_accepts_the_right_one_once(server:
 
     retry = server.session().post(
         server.url(f"/v1/pickups/{pickup['pickup_id']}/handover"),
-        json={"card_auth_cert_serial": "00" + SERIAL.lower(), "handed_over_at": result["handed_over_at"],
-              "grant": grant},
+        json=handover_body("00" + SERIAL.lower(), result["handed_over_at"], grant),
         headers={"Idempotency-Key": key},
     )
     assert retry.status_code == 200
@@ -188,7 +188,7 @@ def test_concurrent_handover_retries_get_the_same_answer(server: LiveServer) -> 
     pickup = _create(server)
     grant = _grant(server, server.token(), pickup["pickup_id"])
     key = idempotency_key()
-    body = {"card_auth_cert_serial": SERIAL, "handed_over_at": now_iso(), "grant": grant}
+    body = handover_body(SERIAL, now_iso(), grant)
     sessions = [server.session() for _ in range(6)]
 
     def send(session: Any) -> tuple[int, bool]:

@@ -22,6 +22,7 @@ from server.models import Base
 from server.routes import health
 from server.settings import Settings
 from tests.server.helpers import LiveServer, idempotency_key, in_process, noise_jpeg, now_iso
+from tests.server.pickup_helpers import handover_body
 
 pytestmark = pytest.mark.server
 
@@ -84,7 +85,7 @@ def _run_flows(server: LiveServer, values: dict[str, str], photo: bytes) -> None
     grant = kiosk.post(server.url(f"/v1/pickups/{pickup_id}/handover-grants"), headers=auth)
     assert grant.status_code == 201, grant.text
     values["grant"] = grant.json()["grant"]  # a credential: only its hash may be stored or seen
-    handover = {"card_auth_cert_serial": "abcdef", "handed_over_at": now_iso(), "grant": values["grant"]}
+    handover = handover_body("abcdef", now_iso(), values["grant"])
     done = kiosk.post(server.url(f"/v1/pickups/{pickup_id}/handover"), json=handover, headers={"Idempotency-Key": key})
     assert done.status_code == 200
     call = {"call_id": str(uuid.uuid4()), "called_at": now_iso()}

@@ -19,8 +19,9 @@ from contract import application_id, basic4, payloads
 from server.app import create_app
 from server.errors import ApiError
 from server.identifiers import decode_photo
-from server.schemas import ApplicationCreate, Basic4In, HandoverRequest, StaffCallCreate
+from server.schemas import ApplicationCreate, Basic4In, HandoverRequest, OverrideRequest, StaffCallCreate
 from server.settings import Settings
+from tests.server.pickup_helpers import checks, handover_body
 from tests.support.fuzzing import examples
 
 pytestmark = pytest.mark.server
@@ -100,6 +101,14 @@ def test_the_published_schema_carries_the_contracts_numbers() -> None:
     handover = components["HandoverRequest"]["properties"]
     assert handover["card_auth_cert_serial"]["pattern"] == payloads.SERIAL_PATTERN
     assert handover["grant"]["pattern"] == payloads.HANDOVER_GRANT_PATTERN
+    assert handover["pins_set"]["items"]["enum"] == list(payloads.PIN_NAMES)
+    assert set(components["HandoverChecks"]["properties"]) == set(payloads.HANDOVER_CHECKS)
+    assert components["HandoverChecks"]["properties"]["face_visual"]["enum"] == list(payloads.CHECK_OUTCOMES)
+    assert set(components["Collected"]["properties"]) == set(payloads.COLLECTED_DOCUMENTS)
+    override = components["OverrideRequest"]["properties"]
+    assert override["failed_checks"]["items"]["enum"] == list(payloads.REQUIRED_HANDOVER_CHECKS)
+    assert (override["reason"]["minLength"], override["reason"]["maxLength"]) == (
+        payloads.OVERRIDE_REASON_MIN, payloads.OVERRIDE_REASON_MAX)
     assert components["StaffCallCreate"]["properties"]["call_id"]["pattern"] == payloads.STAFF_CALL_ID_PATTERN
 
 
@@ -161,19 +170,74 @@ def _agree(kiosk_check: Any, model: Any, body: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("serial", ["0A1B", "", "g", "1" * 40, "1" * 41, "0A1B\n"])
 def test_handover_serials_agree(serial: str) -> None:
-    body = {"card_auth_cert_serial": serial, "handed_over_at": "2026-11-26T10:00:00Z", "grant": GRANT}
-    _agree(payloads.validate_handover, HandoverRequest, body)
+    _agree(payloads.validate_handover, HandoverRequest, handover_body(serial, "2026-11-26T10:00:00Z", GRANT))
 
 
 @pytest.mark.parametrize("grant", [GRANT, "a-_Z" * 11, "G" * 42, "G" * 128, "G" * 129, "G" * 42 + "=", GRANT + "\n"])
 def test_handover_grants_agree(grant: str) -> None:
-    body = {"card_auth_cert_serial": "0A1B", "handed_over_at": "2026-11-26T10:00:00Z", "grant": grant}
-    _agree(payloads.validate_handover, HandoverRequest, body)
+    _agree(payloads.validate_handover, HandoverRequest, handover_body("0A1B", "2026-11-26T10:00:00Z", grant))
 
 
 def test_a_handover_without_a_grant_is_refused_by_both() -> None:
-    body = {"card_auth_cert_serial": "0A1B", "handed_over_at": "2026-11-26T10:00:00Z"}
+    body = handover_body("0A1B", "2026-11-26T10:00:00Z", GRANT)
+    del body["grant"]
     assert not _agree(payloads.validate_handover, HandoverRequest, body)
+
+
+_DETAIL_CHANGES: list[dict[str, Any]] = [
+    {},
+    {"checks": checks(face_visual="failed", card_verified="not_checked")},
+    {"checks": checks(face_visual="ok")},
+    {"checks": checks(face_visual=None)},  # type: ignore[arg-type]
+    {"checks": {k: v for k, v in checks().items() if k != "basic4_match"}},
+    {"checks": {**checks(), "extra": "passed"}},
+    {"pins_set": []},
+    {"pins_set": ["auth", "sign", "card_info", "juki", "auth"]},
+    {"pins_set": ["auth", "auth"]},
+    {"pins_set": ["AUTH"]},
+    {"pins_set": "auth"},
+    {"collected": {"notification_card": True, "juki_card": True, "old_card": True}},
+    {"collected": {"notification_card": 1, "juki_card": False, "old_card": False}},
+    {"collected": {"notification_card": "true", "juki_card": False, "old_card": False}},
+    {"collected": {"notification_card": True, "juki_card": False}},
+    {"override": None},
+    {"override": "O" * 43},
+    {"override": "O" * 42},
+    {"override": "O" * 43 + "\n"},
+    {"override": "O" * 129},
+]
+
+
+@pytest.mark.parametrize("changes", _DETAIL_CHANGES, ids=range(len(_DETAIL_CHANGES)))
+def test_handover_details_agree(changes: dict[str, Any]) -> None:
+    _agree(payloads.validate_handover, HandoverRequest, handover_body("0A1B", "2026-11-26T10:00:00Z", GRANT, **changes))
+
+
+_OVERRIDE_REQUESTS: list[dict[str, Any]] = [
+    {"failed_checks": ["face_visual"], "reason": "本人確認書類で確認"},
+    {"failed_checks": ["card_verified", "card_identity", "basic4_match", "face_visual"], "reason": "x" * 500},
+    {"failed_checks": ["face_visual"], "reason": "x" * 501},
+    {"failed_checks": ["face_visual"], "reason": "四文字だ"},
+    {"failed_checks": ["face_visual"], "reason": "   \t\n    "},
+    {"failed_checks": ["face_visual"], "reason": "a\tb\nc d"},
+    {"failed_checks": ["face_visual"], "reason": "abc\x7fdef"},
+    {"failed_checks": ["face_visual"], "reason": "abc\rdef"},
+    {"failed_checks": [], "reason": "本人確認書類で確認"},
+    {"failed_checks": ["pins_set"], "reason": "本人確認書類で確認"},
+    {"failed_checks": ["face_visual", "face_visual"], "reason": "本人確認書類で確認"},
+    {"failed_checks": ["face_visual"], "reason": "本人確認書類で確認", "supervisor": "sato"},
+]
+
+
+@pytest.mark.parametrize("body", _OVERRIDE_REQUESTS, ids=range(len(_OVERRIDE_REQUESTS)))
+def test_override_requests_agree(body: dict[str, Any]) -> None:
+    _agree(payloads.validate_override_request, OverrideRequest, body)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.text(alphabet="a 　\t\n\r\x00\x1f\x7f\u2028理", max_size=12))
+def test_override_reasons_agree(reason: str) -> None:
+    _agree(payloads.validate_override_request, OverrideRequest, {"failed_checks": ["face_visual"], "reason": reason})
 
 
 @pytest.mark.parametrize("changes", [

@@ -19,6 +19,7 @@ from typing import Any
 from tests.support.clock import MovableClock
 
 KIOSK_ID = "test-kiosk-01"
+SYNTHETIC_BASIC4 = {"name": "試験　太郎", "address": "試験県試験市1-2-3", "birth_date": "19800101", "sex": "1"}
 
 
 def unavailable_reason() -> str | None:
@@ -77,7 +78,8 @@ class RealCentral:
     in its database, so a test can play the counter: sign in, authorise, hand over (synthetic data only).
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, **settings: Any) -> None:
+        """``settings``: ``server.settings.Settings`` fields to change (e.g. ``kiosk_sign_in_failures``)."""
         from server.pki_demo import create_demo_pki
         from server.serve import free_port
         from server.settings import Settings
@@ -94,7 +96,7 @@ class RealCentral:
             tls_keyfile=pki.server_key,
             kiosk_ca_file=pki.ca_cert,
             kiosks={KIOSK_ID: kiosk.fingerprint},
-        )
+        ).replace(**settings)
         self.port = free_port()
         self.switch = HoldSwitch()
         self.clock = MovableClock()
@@ -126,28 +128,60 @@ class RealCentral:
             raise RuntimeError("the reference server is not running")
         return self._server.app.state.context
 
-    def add_clerk(self) -> tuple[str, str]:
-        """A new clerk account (synthetic); returns (user name, password)."""
+    def add_clerk(self, role: str = "clerk", *, office: str | None = None) -> tuple[str, str]:
+        """A new clerk account (synthetic; ``role`` clerk, supervisor or operator); returns (user name,
+        password)."""
         from server import security
 
-        username, password = f"clerk-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+        username, password = f"{role}-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
         with self._context().sessions() as session:
-            security.add_clerk(session, username=username, password=password, role="clerk", now=self.clock())
+            clerk = security.add_clerk(session, username=username, password=password, role=role, now=self.clock())
+            clerk.office = office
             session.commit()
         return username, password
 
-    def seed_pickup(self, card_serial: str) -> str:
+    def set_kiosk_office(self, office: str | None) -> None:
+        """Put this kiosk in ``office`` (as ``kiosk server add-kiosk --office`` does)."""
+        from server.models import Kiosk
+
+        with self._context().sessions() as session:
+            kiosk = session.get(Kiosk, KIOSK_ID)
+            assert kiosk is not None
+            kiosk.office = office
+            session.commit()
+
+    def seed_pickup(
+        self,
+        card_serial: str,
+        *,
+        notice_number: str | None = None,
+        application_id: str | None = None,
+        basic4: dict[str, str] | None = None,
+        photo: bytes | None = None,
+        issuer_key_id: str = "0c" * 20,
+    ) -> str:
         """A card waiting at the counter for a synthetic resident; returns its pickup id."""
+        import base64
+
         from server.pickup_admin import create_pickup
         from server.schemas import PickupCreate
 
         body = PickupCreate.model_validate({
-            "application_id": "9876" + "".join(secrets.choice("0123456789") for _ in range(19)),
-            "notice_number": "N-" + secrets.token_hex(6).upper(),
-            "card": {"auth_cert_serial": card_serial, "issuer_key_id": "0c" * 20},
-            "basic4": {"name": "試験　太郎", "address": "試験県試験市1-2-3", "birth_date": "19800101", "sex": "1"},
+            "application_id": application_id or "9876" + "".join(secrets.choice("0123456789") for _ in range(19)),
+            "notice_number": notice_number or "N-" + secrets.token_hex(6).upper(),
+            "card": {"auth_cert_serial": card_serial, "issuer_key_id": issuer_key_id},
+            "basic4": basic4 or SYNTHETIC_BASIC4,
+            "photo_jpeg_base64": None if photo is None else base64.b64encode(photo).decode("ascii"),
         })
         return create_pickup(self._context(), body).pickup_id
+
+    def overrides(self) -> list[tuple[Any, ...]]:
+        """(pickup_id, failed_checks, used) of every supervisor override, in the order issued."""
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            return list(db.execute(
+                "SELECT p.pickup_id, o.failed_checks, o.used_at IS NOT NULL"
+                " FROM check_overrides o JOIN pickups p ON p.id = o.pickup_row_id ORDER BY o.id"
+            ))
 
     def staff_calls(self) -> list[tuple[Any, ...]]:
         """Every column of every staff call, in the order received."""
@@ -158,6 +192,43 @@ class RealCentral:
         with contextlib.closing(sqlite3.connect(self.database)) as db:
             row = db.execute("SELECT status FROM staff_calls WHERE call_id = ?", (call_id,)).fetchone()
         return None if row is None else str(row[0])
+
+    def handover(self, pickup_id: str) -> dict[str, Any]:
+        """What the server recorded for a pickup: status, when, by which clerk at which kiosk, and the
+        counter's details (checks, PINs set, documents collected) as stored (None before a handover)."""
+        import json
+
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            row = db.execute(
+                "SELECT p.status, p.handed_over_at, c.username, p.handed_over_kiosk_id, p.handover_details"
+                " FROM pickups p LEFT JOIN clerks c ON c.id = p.handed_over_by WHERE p.pickup_id = ?",
+                (pickup_id,),
+            ).fetchone()
+        status, at, clerk, kiosk, details = row
+        return {"status": status, "handed_over_at": at, "clerk": clerk, "kiosk_id": kiosk,
+                "details": None if details is None else json.loads(details)}
+
+    def clerk_lock(self, username: str) -> tuple[int, bool]:
+        """(failed attempts counted, locked) of a clerk account."""
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            attempts, until = db.execute("SELECT failed_attempts, locked_until FROM clerks WHERE username = ?",
+                                         (username,)).fetchone()
+        return int(attempts), until is not None
+
+    def clerk_sessions_ended(self) -> bool:
+        """Every clerk session issued so far has run out by the server's clock."""
+        from datetime import datetime
+
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            ends = [row[0] for row in db.execute("SELECT expires_at FROM clerk_sessions")]
+        now = self.clock()
+        return bool(ends) and all(datetime.fromisoformat(str(end)).replace(tzinfo=now.tzinfo) <= now for end in ends)
+
+    def audit_trail(self) -> list[tuple[Any, ...]]:
+        """(actor, action, outcome, subject, details) of every audit entry received, in chain order."""
+        with contextlib.closing(sqlite3.connect(self.database)) as db:
+            return list(db.execute("SELECT actor, action, outcome, subject, details FROM audit_entries"
+                                   " ORDER BY kiosk_id, seq"))
 
     def pickup_status(self, pickup_id: str) -> str:
         with contextlib.closing(sqlite3.connect(self.database)) as db:
@@ -214,9 +285,10 @@ def import_simulator_crls(server: RealCentral) -> None:
                                        next_update=now + timedelta(days=1)), ca.der)
 
 
-def city_trusting_the_simulator(folder: Path, *, crls: bool = True) -> RealCentral:
+def city_trusting_the_simulator(folder: Path, *, crls: bool = True, **settings: Any) -> RealCentral:
     """The reference server (started) trusting the simulator's test JPKI auth CAs, loaded from PEM files as
-    a city's server loads J-LIS's; with ``crls``, their current CRLs imported, so revocation is checked."""
+    a city's server loads J-LIS's; with ``crls``, their current CRLs imported, so revocation is checked.
+    ``settings``: as for ``RealCentral``."""
     from cryptography.hazmat.primitives import serialization
 
     cas = folder / "jpki-auth"
@@ -226,7 +298,7 @@ def city_trusting_the_simulator(folder: Path, *, crls: bool = True) -> RealCentr
         path = cas / f"{ca.name}.pem"
         path.write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
         files.append(path)
-    server = RealCentral(folder / "server").trust_jpki_auth_cas(files).start()
+    server = RealCentral(folder / "server", **settings).trust_jpki_auth_cas(files).start()
     if crls:
         import_simulator_crls(server)
     return server

@@ -75,13 +75,25 @@ def grant(n: int) -> str:
     return f"TEST-GRANT-{n:032d}"
 
 
+def handover_details() -> dict[str, Any]:
+    """What a clean counter reports: every check passed, the four PINs set, the notification card collected."""
+    return {
+        "checks": dict.fromkeys(("card_verified", "card_identity", "basic4_match", "face_visual", "pins_set"),
+                                "passed"),
+        "pins_set": ["auth", "sign", "card_info", "juki"],
+        "collected": {"notification_card": True, "juki_card": False, "old_card": False},
+    }
+
+
 def handover(n: int, **changes: Any) -> dict[str, Any]:
-    """One outbox ``handover`` item (contract.payloads.HandoverItem): pickup, card serial, time, grant."""
+    """One outbox ``handover`` item (contract.payloads.HandoverItem): pickup, card serial, time, grant, and
+    what the counter reported (checks, PINs set, documents collected)."""
     item: dict[str, Any] = {
         "pickup_id": f"P-{n:016X}",
         "card_auth_cert_serial": f"0A1B{n:04X}",
         "handed_over_at": "2026-11-26T10:00:00+09:00",
         "grant": grant(n),
+        **handover_details(),
     }
     item.update(changes)
     return item

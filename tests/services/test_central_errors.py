@@ -187,7 +187,7 @@ GRANT = synthetic.grant(1)
 def test_handover_route_and_grant(client, session) -> None:
     session.request.return_value = answer(201, {"handover_id": "H1"})
     ack = client.record_handover("P-1", card_auth_cert_serial="0A1B", handed_over_at="2026-11-26T10:00:00Z",
-                                 grant=GRANT, idempotency_key=KEY)
+                                 grant=GRANT, idempotency_key=KEY, **synthetic.handover_details())
     assert (ack.receipt_id, ack.duplicate, ack.http_status) == ("H1", False, 201)
     call = session.request.call_args
     assert call.args[1].endswith("/v1/pickups/P-1/handover")
@@ -199,6 +199,11 @@ def test_handover_route_and_grant(client, session) -> None:
     (403, "grant_expired", GrantRefused, "grant_expired"),
     (403, "grant_used", GrantRefused, "grant_used"),
     (403, "grant_invalid", GrantRefused, "grant_refused"),
+    (403, "override_expired", GrantRefused, "override_expired"),  # the supervisor's override ran out
+    (403, "override_used", GrantRefused, "override_used"),
+    (403, "override_invalid", GrantRefused, "override_invalid"),
+    (409, "checks_failed", Conflict, "checks_failed"),
+    (409, "override_mismatch", Conflict, "override_mismatch"),
     (401, "token_required", GrantRefused, "grant_refused"),  # an old server that still wants a clerk token
     (403, "kiosk_disabled", Rejected, "kiosk_disabled"),  # about the kiosk: not the grant's fault
     (403, "kiosk_unknown", Rejected, "kiosk_unknown"),
@@ -209,7 +214,7 @@ def test_handover_refusals_say_whether_the_grant_is_to_blame(client, session, st
     session.request.return_value = answer(status, {"error": server_code, "message": "refused"})
     with pytest.raises(Rejected) as caught:
         client.record_handover("P-1", card_auth_cert_serial="0A1B", handed_over_at="2026-11-26T10:00:00Z",
-                               grant=GRANT, idempotency_key=KEY)
+                               grant=GRANT, idempotency_key=KEY, **synthetic.handover_details())
     assert type(caught.value) is error and caught.value.code == code and caught.value.retryable is False
     assert GRANT not in str(caught.value)
 

@@ -121,7 +121,8 @@ def test_500_and_422(central, make_client) -> None:
 def test_handover_heartbeat_certificate_status(central, make_client) -> None:
     client = make_client(central.url)
     ack = client.record_handover("P-0001", card_auth_cert_serial="0A1B2C", handed_over_at="2026-11-26T10:00:00Z",
-                                 grant="TEST-GRANT-" + "0" * 32, idempotency_key=KEY_A)
+                                 grant="TEST-GRANT-" + "0" * 32, idempotency_key=KEY_A,
+                                 **synthetic.handover_details())
     assert ack.http_status == 201 and ack.receipt_id and not ack.duplicate
     assert client.heartbeat(version="0.1.0", reader_state="ready", outbox_depth=3,
                             outbox_oldest_age_seconds=12.5)["ok"] is True

@@ -16,6 +16,7 @@ import pytest
 
 from kiosk.services.errors import Rejected
 from kiosk.services.outbox import Backoff, Flusher, FlushEvent, central_delivery
+from tests.services import synthetic
 from tests.services.fake_central import wait_until
 from tests.services.real_central import RealCentral, unavailable_reason
 
@@ -48,7 +49,7 @@ def _authorise(real: RealCentral, client, pickup_id: str) -> str:
 
 def _handover(pickup_id: str, grant: str) -> dict[str, str]:
     return {"pickup_id": pickup_id, "card_auth_cert_serial": SERIAL.upper(),
-            "handed_over_at": "2026-12-03T10:00:00+09:00", "grant": grant}
+            "handed_over_at": "2026-12-03T10:00:00+09:00", "grant": grant, **synthetic.handover_details()}
 
 
 def test_a_handover_queued_longer_than_a_clerk_session_still_lands(real: RealCentral, make_outbox,

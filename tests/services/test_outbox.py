@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -212,7 +213,9 @@ def test_a_handover_is_checked_before_it_is_queued(make_outbox) -> None:
     outbox = make_outbox()
     for broken in (synthetic.handover(1, pickup_id="P-42"), synthetic.handover(2, grant="short"),
                    {**synthetic.handover(3), "clerk_token": "tok"},
-                   {k: v for k, v in synthetic.handover(4).items() if k != "grant"}):
+                   {k: v for k, v in synthetic.handover(4).items() if k != "grant"},
+                   {k: v for k, v in synthetic.handover(5).items() if k != "checks"},
+                   synthetic.handover(6, pins_set=["sign", "sign"]), synthetic.handover(7, override="short")):
         with pytest.raises(PayloadInvalid):
             outbox.enqueue("handover", broken)
     assert outbox.status().depth == 0
@@ -233,7 +236,44 @@ def test_a_handover_queued_with_a_clerk_token_before_grants_goes_dead_as_grant_m
 
 class NeverSends:
     def record_handover(self, *args: object, **kwargs: object) -> None:
-        raise AssertionError("an item without a grant must not be sent")
+        raise AssertionError("an item without a grant or without its checks must not be sent")
+
+
+def test_a_handover_queued_before_handovers_carried_their_checks_goes_dead_and_is_never_sent(make_outbox) -> None:
+    """An outbox written by the version before issue 10: a grant, but no checks, PINs or documents. Made-up
+    outcomes would record checks nobody made, so the item is dead-lettered for staff to record by hand."""
+    outbox = make_outbox()
+    old = {k: v for k, v in synthetic.handover(1).items() if k not in ("checks", "pins_set", "collected")}
+    blob = PayloadCipher(TEST_KEY).seal_json("old-item", "handover", old)
+    write(outbox.path, "INSERT INTO items (id, kind, idempotency_key, payload, created_at, next_attempt_at)"
+          " VALUES ('old-item', 'handover', 'old-item-key-0000', ?, 0, 0)", (blob,))
+    event = outbox.deliver(outbox.claim("old-item"), central_delivery(NeverSends()))
+    assert (event.outcome, event.error) == ("dead", "handover_details_missing")
+    assert [d.last_error for d in outbox.status().dead] == ["handover_details_missing"]
+    assert outbox.flush_now() == 0 and outbox.due_ids() == []
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def record_handover(self, pickup_id: str, **kwargs: object) -> object:
+        self.calls.append({"pickup_id": pickup_id, **kwargs})
+        return SimpleNamespace(receipt_id=None, duplicate=False)
+
+
+def test_a_handover_is_delivered_with_its_checks_and_its_override(make_outbox) -> None:
+    outbox = make_outbox()
+    item = synthetic.handover(1, override="TEST-OVERRIDE-" + "0" * 32,
+                              checks={**synthetic.handover_details()["checks"], "face_visual": "failed"})
+    outbox.enqueue("handover", item)
+    outbox.enqueue("handover", synthetic.handover(2))
+    recorder = Recorder()
+    assert outbox.drain(central_delivery(recorder)).delivered == 2
+    first, second = recorder.calls
+    assert first["override"] == item["override"] and first["checks"] == item["checks"]
+    assert (first["pins_set"], first["collected"]) == (item["pins_set"], item["collected"])
+    assert second["override"] is None
 
 
 def test_status_shows_depth_age_dead_items_and_last_error(make_outbox) -> None:

@@ -120,12 +120,14 @@ def card_pins(args: argparse.Namespace) -> int:
     def body(card: MyNumberCard) -> int:
         statuses = card.pin_statuses()
         rows = [{"pin": s.name, "remaining": s.remaining, "maximum": s.maximum, "blocked": s.blocked,
-                 "not_set": s.not_set} for s in statuses]
+                 "not_set": s.not_set, "settable": s.settable} for s in statuses]
         if args.json:
             emit_json({"pins": rows, "apdu_count": card.apdu_count})
         else:
             for row in rows:
-                state = "never set" if row["not_set"] else "BLOCKED" if row["blocked"] else (
+                # "not set": a new card waiting for its holder's PIN; "never set": no such PIN (a child's sign)
+                unset = "not set (new card)" if row["settable"] else "never set"
+                state = unset if row["not_set"] else "BLOCKED" if row["blocked"] else (
                     f"{row['remaining']} of {row['maximum']} tries left")
                 print(f"{row['pin']:>10}: {state}")
         return 0

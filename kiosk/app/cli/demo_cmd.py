@@ -31,6 +31,8 @@ CARD_VISIBLE_TIMEOUT = 5.0
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("demo", help="the embedded default: simulated card + checks")
     parser.add_argument("--config", help="configuration file (default: config/demo.toml)")
+    parser.add_argument("--counter", action="store_true",
+                        help="the clerk's counter (pickup) instead: config/counter-demo.toml, DEMO accounts printed")
     parser.add_argument("--once", action="store_true",
                         help="no UI: serve the simulated card to pcscd, run the checks and exit")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON (with --once)")
@@ -39,6 +41,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.counter:
+        if args.config:
+            error("give --counter or --config, not both")
+            return 2
+        from kiosk.config import DEFAULTS_DIR
+
+        args.config = str(DEFAULTS_DIR / "counter-demo.toml")
     if args.tour:
         from kiosk.ui.tour import render_tour
 
@@ -72,6 +81,9 @@ def run_ui(args: argparse.Namespace) -> int:
         return 2
     var_dir = state_dir()  # the demo PKI and server database sit with the outbox, never in the package
     central = start_local_central(config, var_dir)
+    for username, password in central.accounts.items():
+        print(f"DEMO ONLY counter account: {username} / {password}  (pickups DEMO-0001, DEMO-0002)",
+              file=sys.stderr, flush=True)
     try:
         return run_app(dataclasses.replace(config, server=central.section), demo=True)
     finally:

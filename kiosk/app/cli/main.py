@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from kiosk.app.cli import card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
+from kiosk.app.cli import audit_cmd, card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cmd.register(commands)
     card_cmd.register(commands)
     outbox_cmd.register(commands)
+    audit_cmd.register(commands)
     # listed for --help; main() hands `kiosk server …` to server.cli before this parser sees it
     commands.add_parser("server", help="the reference central server (serve, demo-pki, add-kiosk, …)")
     return parser

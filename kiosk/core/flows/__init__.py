@@ -27,8 +27,10 @@ from kiosk.core.ports import Camera, CardJobs, TaskJobs
 from kiosk.core.session import Session
 from kiosk.core.view import (
     ApplicationView,
+    ClerkView,
     IdEntryView,
     PhotoView,
+    PickupView,
     ReaderState,
     ReceiptView,
     RenewalView,
@@ -41,7 +43,9 @@ CARD_CHECK = "card_check"
 APPLICATION = "application"
 STATUS = "status"
 RENEWAL = "renewal"
+PICKUP = "pickup"  # the clerk's counter: only on a kiosk with ``[kiosk] station = "counter"``
 TASKS: tuple[str, ...] = (CARD_CHECK, APPLICATION, RENEWAL, STATUS)
+COUNTER_TASKS: tuple[str, ...] = (PICKUP,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class FlowView:
     receipt: ReceiptView | None = None
     status: StatusView | None = None
     renewal: RenewalView | None = None
+    clerk: ClerkView | None = None
+    pickup: PickupView | None = None
 
 
 class FlowHost(Protocol):
@@ -129,4 +135,4 @@ class Flow(Protocol):
         ...
 
 
-__all__ = ["APPLICATION", "CARD_CHECK", "STATUS", "TASKS", "Flow", "FlowHost", "FlowView"]
+__all__ = ["APPLICATION", "CARD_CHECK", "COUNTER_TASKS", "PICKUP", "STATUS", "TASKS", "Flow", "FlowHost", "FlowView"]

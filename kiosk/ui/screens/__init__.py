@@ -32,6 +32,16 @@ SCREEN_CLASSES: dict[Screen, tuple[str, str]] = {
     Screen.RECEIPT: ("receipt", "ReceiptScreen"),
     Screen.STATUS_RESULT: ("status_result", "StatusResultScreen"),
     Screen.RENEWAL_CHECK: ("renewal_check", "RenewalCheckScreen"),
+    Screen.CLERK_SIGN_IN: ("clerk_sign_in", "ClerkSignInScreen"),
+    Screen.SUPERVISOR: ("clerk_sign_in", "SupervisorScreen"),
+    Screen.CLERK_HOME: ("clerk_home", "ClerkHomeScreen"),
+    Screen.PICKUP_APPLICATION: ("pickup_card", "PickupApplicationScreen"),
+    Screen.PICKUP_CHECKS: ("pickup_card", "PickupChecksScreen"),
+    Screen.PICKUP_STOPPED: ("pickup_card", "PickupStoppedScreen"),
+    Screen.PIN_SETUP: ("pin_setup", "PinSetupScreen"),
+    Screen.PICKUP_COMPARE: ("pickup_compare", "PickupCompareScreen"),
+    Screen.PICKUP_FINISH: ("pickup_finish", "PickupFinishScreen"),
+    Screen.PICKUP_DONE: ("pickup_finish", "PickupDoneScreen"),
 }
 
 
