@@ -25,9 +25,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("pickups") as batch:
-        batch.add_column(sa.Column("holder_sealed", sa.LargeBinary(), nullable=True))
-        batch.add_column(sa.Column("handover_details", sa.Text(), nullable=True))
+    # Plain ADD COLUMN: a batch copy would drop and re-create ``pickups``, which handover grants reference,
+    # and fail on a SQLite database that holds them (as migration 0005 found for ``kiosks``).
+    op.add_column("pickups", sa.Column("holder_sealed", sa.LargeBinary(), nullable=True))
+    op.add_column("pickups", sa.Column("handover_details", sa.Text(), nullable=True))
     op.create_table(
         "check_overrides",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,6 +54,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("check_overrides")
-    with op.batch_alter_table("pickups") as batch:
-        batch.drop_column("handover_details")
-        batch.drop_column("holder_sealed")
+    op.drop_column("pickups", "handover_details")
+    op.drop_column("pickups", "holder_sealed")
