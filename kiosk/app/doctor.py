@@ -157,6 +157,30 @@ def check_outbox(config: KioskConfig | None) -> Finding | None:
     return Finding("outbox", OK, detail, data=data)
 
 
+def check_audit(config: KioskConfig | None) -> Finding | None:
+    """The clerk actions' hash chain: intact, and how much of it the central server has (read-only)."""
+    from kiosk.services.audit_log import AuditError, read_trail, verify_rows
+
+    if config is None or not config.server.configured:
+        return None
+    path = config.resolve(config.audit.path)
+    if not path.exists():
+        return Finding("audit", OK, f"{path}: empty (created with the first clerk action)",
+                       data={"entries": 0, "unshipped": 0})
+    try:
+        rows, shipped_seq, shipped_hash, _kiosk = read_trail(path)
+    except AuditError as exc:
+        return Finding("audit", FAIL, str(exc), "keep the file for the auditor and call IT support")
+    summary = verify_rows(rows, shipped_seq, shipped_hash)
+    unshipped = max(0, (summary.last_seq or 0) - shipped_seq)
+    data = {"entries": summary.count, "unshipped": unshipped, "intact": summary.valid}
+    if summary.problem is not None:
+        return Finding("audit", FAIL, f"{path}: {summary.problem.message}",
+                       "do not delete it: `kiosk audit export` for the auditor, then call IT support", data=data)
+    return Finding("audit", OK, f"{path}: {summary.count} entries, intact, {unshipped} not yet on the central "
+                   "server", data=data)
+
+
 def check_camera(config: KioskConfig | None, probe: bool = True) -> Finding | None:
     """The camera the application needs (none configured: the kiosk offers no application, by design)."""
     if config is None:
@@ -210,7 +234,8 @@ def run_checks(config_path: str | None = None, probe: bool = True,
                extra: list[Callable[[], Finding]] | None = None) -> list[Finding]:
     config_finding, config = check_config(config_path)
     findings = [config_finding, check_fonts(), check_pcscd()]
-    for optional in (check_vpcd(config), check_outbox(config), check_camera(config, probe), check_printer(config)):
+    for optional in (check_vpcd(config), check_outbox(config), check_audit(config), check_camera(config, probe),
+                     check_printer(config)):
         if optional is not None:
             findings.append(optional)
     if findings[2].status == OK:  # pcscd
