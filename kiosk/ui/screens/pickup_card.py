@@ -48,6 +48,20 @@ def pin_list(t: object, names: tuple[str, ...], language: str = "en") -> str:
         t("pickup.stopped.none"))
 
 
+def _status(view: ViewState | None, name: str) -> str | None:
+    pickup = view.pickup if view is not None else None
+    return next((c.status for c in pickup.checks if c.name == name), None) if pickup is not None else None
+
+
+def identity_passed(view: ViewState | None) -> bool:
+    """The card on the reader is the one issued for this pickup (else the clerk can only cancel)."""
+    return _status(view, "card_identity") == "passed"
+
+
+def certificates_passed(view: ViewState | None) -> bool:
+    return _status(view, "card_verified") == "passed"
+
+
 class PickupApplicationScreen(KioskScreen):
     screen = Screen.PICKUP_APPLICATION
     photo_texture = ObjectProperty(None, allownone=True)
