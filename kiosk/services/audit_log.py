@@ -39,7 +39,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +58,7 @@ from contract.audit import (
     summarise_chain,
 )
 from kiosk.services.errors import AuditChainBroken, CentralError
+from kiosk.services.sqlite_tx import SerialisedSqlite
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class AuditStatus:
                 "oldest_unshipped_at": self.oldest_unshipped_at}
 
 
-class AuditLog:
+class AuditLog(SerialisedSqlite):
     """This kiosk's audit chain on disk. Thread-safe; ``close()`` when done."""
 
     def __init__(
@@ -323,35 +324,8 @@ class AuditLog:
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translated():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._conn.execute("ROLLBACK")
-                raise
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translated():
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:  # SQLite's messages never carry bound values
-            raise AuditError(f"{self.path}: the audit log failed ({exc}); check disk space and permissions") from exc
+    def _failure(self, exc: sqlite3.Error) -> Exception:
+        return AuditError(f"{self.path}: the audit log failed ({exc}); check disk space and permissions")
 
 
 class AuditShipper:

@@ -58,7 +58,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +83,7 @@ from kiosk.services.errors import (
     RenewalRefused,
     is_kiosk_level,
 )
+from kiosk.services.sqlite_tx import SerialisedSqlite
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ Deliver = Callable[[OutboxItem], Delivered]
 Listener = Callable[[FlushEvent], None]
 
 
-class Outbox:
+class Outbox(SerialisedSqlite):
     """Durable queue of personal payloads waiting for the central server. Safe across threads/processes."""
 
     def __init__(
@@ -362,21 +363,6 @@ class Outbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction. BEGIN IMMEDIATE takes the write lock up front, so two processes
-        never both read "due" and then both claim (no upgrade deadlock, no double lease)."""
-        with self._lock, self._translated():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._conn.execute("ROLLBACK")
-                raise
-
     def _transaction(self, body: Callable[[sqlite3.Connection], T], *, use_reserve: bool = False) -> T:
         """``body`` in one write transaction. With ``use_reserve`` (delivery-side writes), a full disk
         releases the reserve file and the transaction is tried once more: delivering, and recording that
@@ -396,31 +382,11 @@ class Outbox:
             with self._write() as db:
                 return body(db)
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translated():
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        """SQLite failures (disk full, locked too long, I/O error) as one error type with the file named.
-
-        SQLite's messages never contain bound parameters, so no payload can leak through them.
-        """
-        try:
-            yield
-        except sqlite3.Error as exc:
-            code = getattr(exc, "sqlite_errorcode", None)
-            if code in _FULL_DISK_ERRORS:
-                raise OutboxFull(f"{self.path}: the outbox cannot write ({exc}); the disk is full — free "
-                                 "space on it") from exc
-            raise OutboxError(f"{self.path}: the outbox database failed ({exc}); check disk space and "
-                              "permissions") from exc
+    def _failure(self, exc: sqlite3.Error) -> Exception:
+        """SQLite failures (disk full, locked too long, I/O error) as one error type with the file named."""
+        if getattr(exc, "sqlite_errorcode", None) in _FULL_DISK_ERRORS:
+            return OutboxFull(f"{self.path}: the outbox cannot write ({exc}); the disk is full — free space on it")
+        return OutboxError(f"{self.path}: the outbox database failed ({exc}); check disk space and permissions")
 
     # --- the resident's side ------------------------------------------------------------------------------
 
