@@ -163,16 +163,6 @@ class AuditLog(SerialisedSqlite):
                 raise AuditError(f"{self.path}: this audit trail is kiosk {row[0]}'s, not {self.kiosk_id}'s; "
                                  "a chain belongs to one kiosk — give this kiosk its own audit.path")
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> AuditLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- writing ----------------------------------------------------------------------------------------
 
     def append(

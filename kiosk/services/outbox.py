@@ -353,16 +353,6 @@ class Outbox(SerialisedSqlite):
                 "unreadable — restore the original key (outbox.key_file / keyring) instead of a new one"
             ) from exc
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> Outbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _transaction(self, body: Callable[[sqlite3.Connection], T], *, use_reserve: bool = False) -> T:
         """``body`` in one write transaction. With ``use_reserve`` (delivery-side writes), a full disk
         releases the reserve file and the transaction is tried once more: delivering, and recording that

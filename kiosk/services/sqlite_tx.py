@@ -13,6 +13,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
+from typing import Self
 
 
 class SerialisedSqlite:
@@ -21,6 +22,16 @@ class SerialisedSqlite:
 
     _conn: sqlite3.Connection
     _lock: threading.Lock | threading.RLock
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _failure(self, exc: sqlite3.Error) -> Exception:
         """The subclass's error for a failed SQLite call (raised ``from exc``)."""

@@ -82,8 +82,10 @@ class PickupApplicationScreen(KioskScreen):
         return [("pickup.application.title", {}), *self.message(view)]
 
 
-class PickupChecksScreen(KioskScreen):
-    screen = Screen.PICKUP_CHECKS
+class ChecksScreen(KioskScreen):
+    """A screen with the pickup's check rows (``ids.checks``); ``title_key`` is what it says first."""
+
+    title_key = "pickup.checks.title"
 
     def render(self, view: ViewState) -> None:
         super().render(view)
@@ -94,7 +96,11 @@ class PickupChecksScreen(KioskScreen):
         super().reset()
 
     def speech(self, view: ViewState) -> Speech:
-        return [("pickup.checks.title", {}), *self.message(view)]
+        return [(self.title_key, {}), *self.message(view)]
+
+
+class PickupChecksScreen(ChecksScreen):
+    screen = Screen.PICKUP_CHECKS
 
 
 class PickupStoppedScreen(KioskScreen):

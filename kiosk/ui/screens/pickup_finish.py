@@ -6,22 +6,12 @@ from __future__ import annotations
 from kiosk.core.view import Screen, ViewState
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
-from kiosk.ui.screens.pickup_card import fill_checks
+from kiosk.ui.screens.pickup_card import ChecksScreen
 
 
-class PickupFinishScreen(KioskScreen):
+class PickupFinishScreen(ChecksScreen):
     screen = Screen.PICKUP_FINISH
-
-    def render(self, view: ViewState) -> None:
-        super().render(view)
-        fill_checks(self.ids.checks, view.pickup)
-
-    def reset(self) -> None:
-        self.ids.checks.clear_widgets()
-        super().reset()
-
-    def speech(self, view: ViewState) -> Speech:
-        return [("pickup.finish.title", {}), *self.message(view)]
+    title_key = "pickup.finish.title"
 
 
 def collected(view: ViewState | None, item: str) -> bool:

@@ -91,6 +91,14 @@ class KioskButton(LineBreaking, ButtonBehavior, Label):
     wrap = BooleanProperty(True)  # False: one line, the width follows the text (set the width yourself)
     active = BooleanProperty(False)  # for toggles: the mode is on
     natural_height = NumericProperty(0)
+    # not offered on this screen now: invisible and deaf to touches (a disabled button is only faded, and a
+    # screen's own ``opacity: 0`` loses against the disabled rule whenever ``disabled`` changes)
+    hidden = BooleanProperty(False)
+
+    def on_touch_down(self, touch: object) -> bool:
+        if self.hidden:
+            return False
+        return bool(super().on_touch_down(touch))
 
 
 class KinsokuLabel(LineBreaking, Label):
