@@ -163,6 +163,9 @@ class PickupFlow:
         self._override: OverrideGranted | None = None
         self._handover: QueuedHandover | None = None
         self._handover_state: str | None = None
+        # Outcomes the flusher reported before the queued handover's own answer came back (it may deliver
+        # while the task is still writing its audit entry): item id → delivered | refused.
+        self._early_outcomes: dict[str, str] = {}
         self._handlers: dict[type[Event], Callable[[Event], None]] = {
             Tick: self._on_tick, PinDigit: self._on_key, PinBackspace: self._on_backspace,
             PinClear: self._on_clear, PinSubmit: self._on_pad_submit, EditField: self._on_edit_field,
@@ -449,6 +452,8 @@ class PickupFlow:
             self._read_card()
         elif screen is Screen.PICKUP_CHECKS and self._pin_setup_allowed():
             self._start_pin_setup()
+        elif screen is Screen.PICKUP_CHECKS and not self._issued_for_this_pickup():
+            self._message = self._not_this_card()  # cancel, and look for the card issued for this pickup
         elif screen is Screen.PICKUP_CHECKS and self._clerk_action("hand_over"):
             self._go_finish()  # no PIN setup possible: straight to the summary (override or cancel)
         elif screen is Screen.PIN_SETUP and not self._pin_targets:
@@ -638,6 +643,16 @@ class PickupFlow:
         self._screen = Screen.PICKUP_FINISH
         self._message = m.Message(OVERRIDE_NEEDED) if self._needs_override() and self._override is None else None
 
+    def _issued_for_this_pickup(self) -> bool:
+        """Is the card on the reader the one the server expects? No override hands over another card (or one
+        whose identity could not be read): the server refuses such a handover (``card_mismatch``,
+        server/overrides.py), so the kiosk offers no summary, no supervisor and no handover for it."""
+        return self._checks[CARD_IDENTITY].status == "passed"
+
+    def _not_this_card(self) -> m.Message:
+        return m.Message(REASON_KEYS[CARD_IDENTITY].get(self._checks[CARD_IDENTITY].status,
+                                                        REASON_KEYS[CARD_IDENTITY]["failed"]))
+
     def _needs_override(self) -> tuple[str, ...]:
         return payloads.checks_needing_override({name: check.status for name, check in self._checks.items()})
 
@@ -689,6 +704,9 @@ class PickupFlow:
     def _hand_over(self) -> None:
         if not self._clerk_action("hand_over") or self._pickup is None or self._card is None:
             return
+        if not self._issued_for_this_pickup():
+            self._message = self._not_this_card()
+            return
         if self._needs_override() and self._override is None:
             self._message = m.Message(OVERRIDE_NEEDED)
             return  # a failed check is never a pass
@@ -710,7 +728,8 @@ class PickupFlow:
 
     def _handed_over(self, queued: QueuedHandover) -> None:
         self._handover = queued
-        self._handover_state = queued.state
+        self._handover_state = self._early_outcomes.pop(queued.item_id, queued.state)
+        self._early_outcomes.clear()
         self._screen = Screen.PICKUP_DONE
         self._message = None
 
@@ -720,8 +739,11 @@ class PickupFlow:
         self._message = m.Message(HANDOVER_NOT_STORED)
 
     def _on_delivered(self, event: OutboxDelivered) -> None:
+        state = "delivered" if event.outcome == "delivered" else "refused"
         if self._handover is not None and event.item_id == self._handover.item_id:
-            self._handover_state = "delivered" if event.outcome == "delivered" else "refused"
+            self._handover_state = state
+        elif self._handover is None and self._pickup is not None:
+            self._early_outcomes[event.item_id] = state  # ours, perhaps: its answer is still on its way
 
     # --- card and task plumbing --------------------------------------------------------------------------------
 
@@ -795,6 +817,7 @@ class PickupFlow:
         self._override = None
         self._handover = None
         self._handover_state = None
+        self._early_outcomes.clear()
 
 
 def _sign_in_error(error: BaseException) -> str:
