@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from server.db import make_engine, make_session_factory, upgrade_to_head
+from server.db import make_engine, make_session_factory, require_head, upgrade_to_head
 from server.deps import Clock, ServerContext
 from server.errors import install_error_handlers
 from server.keys import ServerKeys, load_or_create_secret
@@ -57,15 +58,35 @@ def register_kiosk(session: Session, *, kiosk_id: str, fingerprint: str, now: da
     return kiosk
 
 
+def _register_listed_kiosks(sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
+    """Register ``[kiosks]`` at start. Several processes start at once (``serve --workers N``, several
+    hosts): when another one inserted the same kiosk between our read and our insert, the second pass finds
+    the row and updates it instead."""
+    for attempt in (1, 2):
+        try:
+            with sessions() as session, session.begin():
+                for kiosk_id, fingerprint in settings.kiosks.items():
+                    register_kiosk(session, kiosk_id=kiosk_id, fingerprint=fingerprint, now=clock())
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
 def build_context(settings: Settings, clock: Clock) -> ServerContext:
     keys = ServerKeys.from_secret(load_or_create_secret(settings.secret_file))
     engine = make_engine(settings.database_url)
-    upgrade_to_head(engine)
+    try:
+        if settings.migrate_on_start:
+            upgrade_to_head(engine)
+        else:
+            require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     sessions = make_session_factory(engine)
     if settings.kiosks:
-        with sessions() as session, session.begin():
-            for kiosk_id, fingerprint in settings.kiosks.items():
-                register_kiosk(session, kiosk_id=kiosk_id, fingerprint=fingerprint, now=clock())
+        _register_listed_kiosks(sessions, settings, clock)
     cas = tuple(load_ca_file(settings.kiosk_ca_file)) if settings.kiosk_ca_file is not None else ()
     lookups = LookupLimiter(
         burst=settings.status_lookup_burst, refill_seconds=settings.status_lookup_refill.total_seconds()

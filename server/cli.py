@@ -6,7 +6,8 @@ environment variable *named* on the command line; basic-4 data from a file.
 
 Commands::
 
-    serve          run HTTPS (mTLS) until Ctrl-C
+    serve [--workers N]  run HTTPS (mTLS) until Ctrl-C
+    migrate        bring the database schema to head (its own deployment step; safe to run concurrently)
     demo-pki DIR   make a TEST/DEMO CA, server and kiosk certificates
     add-kiosk ID --cert PEM [--office O]   register a kiosk's client certificate fingerprint
     add-clerk NAME [--role R] [--office O] create a clerk (password prompted or --password-env VAR)
@@ -85,13 +86,35 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> N
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from server.db import SchemaNotAtHead
+    from server.keys import SecretFileError
     from server.serve import configure_logging, serve
 
     settings = _settings(args)
     if not settings.tls_enabled or settings.tls_keyfile is None or settings.kiosk_ca_file is None:
         raise CliError("HTTPS only: give --tls-cert, --tls-key and --kiosk-ca (or [tls] in --config)")
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
     configure_logging()
-    serve(settings)
+    try:
+        serve(settings, workers=args.workers)  # migrates (or checks) once, before any worker starts
+    except (SchemaNotAtHead, SecretFileError) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.db import current_revision, make_engine, upgrade_to_head
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    try:
+        before = current_revision(engine)
+        reached = upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    verb = f"upgraded from {before or 'an empty database'} to" if before != reached else "already at"
+    _emit(args, {"previous": before, "revision": reached}, [f"database {verb} revision {reached}"])
     return 0
 
 
@@ -408,7 +431,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", help="server key (PEM)")
     serve.add_argument("--kiosk-ca", help="CA certificate(s) that sign kiosk client certificates (PEM)")
     serve.add_argument("--client-cert", choices=("required", "optional"))
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes sharing the port (default 1)"
+    )
     serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema to head and print the revision")
+    migrate.add_argument("--config", help="server TOML file (see server/server.example.toml)")
+    migrate.add_argument("--db", help="database URL, e.g. sqlite:///kiosk-server.db or postgresql://…")
+    migrate.add_argument("--json", action="store_true", help="machine-readable output")
+    migrate.set_defaults(handler=cmd_migrate)
 
     demo = commands.add_parser("demo-pki", help="create a TEST/DEMO CA, server and kiosk certificates")
     demo.add_argument("directory")

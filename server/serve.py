@@ -3,22 +3,40 @@
 ``serve`` runs in the foreground (the CLI). ``BackgroundServer`` runs the same server in a thread on a
 loopback port for tests and the benchmark, and stops it cleanly (no process or thread left behind).
 uvicorn's own access log is off: it would print paths and query strings (see middleware.py).
+
+``serve(settings, workers=N)`` with N > 1: the parent migrates (or checks) the database once, binds the
+port, then forks N workers that all accept on that one socket. Each worker builds its own app, engine and
+uvicorn server with the same ``MutualTLSProtocol`` and SSL context, so the client certificate reaches the
+app in every worker exactly as with one. Fork rather than uvicorn's own ``workers=`` (which spawns and
+pickles its config): the SSL context factory is a closure and the app is built from a ``Settings`` object,
+neither of which travels through pickle; a forked child inherits them (the parent has opened no database
+connection and started no thread by then). The parent only supervises: SIGINT/SIGTERM stop every worker
+gracefully; a worker that dies on its own stops the others and the parent exits 1, for the service manager
+(systemd, the container runtime) to restart the whole server — one decision about restarts, in one place.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import socket
 import ssl
+import sys
 import threading
 import time
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 from fastapi import FastAPI
 
 from server.app import create_app
+from server.db import make_engine, require_head, upgrade_to_head
 from server.deps import Clock
+from server.keys import load_or_create_secret
 from server.settings import Settings
 from server.tls import MutualTLSProtocol, server_ssl_context
 
@@ -51,17 +69,123 @@ def uvicorn_config(
     )
 
 
+log = logging.getLogger("server.serve")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
 def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The process id tells the workers' lines apart (``--workers N``).
+    logging.basicConfig(level=level, format="%(asctime)s [%(process)d] %(levelname)s %(name)s %(message)s")
     logging.getLogger("uvicorn.access").disabled = True
 
 
-def serve(settings: Settings) -> None:
-    """Run in the foreground until SIGINT/SIGTERM."""
+def prepare_database(settings: Settings) -> str:
+    """Migrate to head (``migrate_on_start``) or check the database is there; the revision reached.
+
+    Raises ``server.db.SchemaNotAtHead`` when not migrating and the schema is behind."""
+    engine = make_engine(settings.database_url)
+    try:
+        return upgrade_to_head(engine) if settings.migrate_on_start else require_head(engine)
+    finally:
+        engine.dispose()
+
+
+def serve(settings: Settings, *, workers: int = 1) -> None:
+    """Run in the foreground until SIGINT/SIGTERM, with ``workers`` processes sharing the port."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    load_or_create_secret(settings.secret_file)  # created once here, not raced by the workers
+    prepare_database(settings)
+    ready = settings.replace(migrate_on_start=False)  # migrated once above: each worker only checks
+    if workers == 1:
+        _run_worker(ready, None)
+        return
+    listener = _bind(ready)
+    try:
+        _supervise(ready, listener, workers)
+    finally:
+        listener.close()
+
+
+def _run_worker(settings: Settings, listener: socket.socket | None) -> None:
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
-    server.run()
+    server.run(sockets=None if listener is None else [listener])
     if not server.started:
         raise SystemExit(1)
+
+
+def _worker_main(settings: Settings, listener: socket.socket, parent: int) -> None:
+    """A forked worker: the parent's signal handlers are not ours (uvicorn installs its own in run), and
+    a worker must not outlive a supervisor that was killed outright (SIGKILL, OOM): it then gets SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_parent(parent)
+    _run_worker(settings, listener)
+
+
+def _end_with_parent(parent: int) -> None:
+    """Linux ``prctl(PR_SET_PDEATHSIG, SIGTERM)``; elsewhere a worker may be left behind a killed parent."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        raise SystemExit(1)
+
+
+def _bind(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    listener = socket.create_server((settings.host, settings.port), family=family, backlog=2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _supervise(settings: Settings, listener: socket.socket, workers: int) -> None:
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    forking = multiprocessing.get_context("fork")  # see the module docstring: nothing is pickled
+    processes = [
+        forking.Process(target=_worker_main, args=(settings, listener, os.getpid()), name=f"kiosk-server-worker-{n}")
+        for n in range(1, workers + 1)
+    ]
+    failed = False
+    try:
+        for process in processes:
+            process.start()
+        log.info("started %d workers on %s:%d", workers, settings.host, settings.port)
+        while not stopping.is_set():
+            ended = multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
+            if ended and not stopping.is_set():
+                dead = [p for p in processes if p.sentinel in ended]
+                for process in dead:
+                    process.join(5)  # the sentinel closes a moment before the exit status can be read
+                log.error("worker(s) %s ended (exit %s): stopping the server",
+                          ", ".join(str(p.pid) for p in dead), ", ".join(str(p.exitcode) for p in dead))
+                failed = True
+                break
+    finally:
+        _stop(processes)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failed:
+        raise SystemExit(1)
+
+
+def _stop(processes: list[multiprocessing.process.BaseProcess], grace: float = 15.0) -> None:
+    """SIGTERM (uvicorn's graceful shutdown) to every live worker, SIGKILL to any left after ``grace``."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        if process.pid is not None:
+            process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -42,6 +42,10 @@ class Settings:
     """Everything the server needs; defaults suit a single-machine demo, never secrets."""
 
     database_url: str = "sqlite:///kiosk-server.db"
+    # Migrate the database to head at start (behind a PostgreSQL advisory lock, see server/db.py). False for
+    # deployments that run ``kiosk server migrate`` as its own step first: the server then only checks the
+    # revision and refuses to start on a database that is not at head.
+    migrate_on_start: bool = True
     # 32 random bytes (hex) used to derive the basic-4 matching key, the lookup key and the at-rest key.
     # Created with mode 0600 at first start when missing; refused when group/world readable.
     secret_file: Path = Path("kiosk-server.secret")
@@ -160,6 +164,11 @@ class Settings:
             kwargs["port"] = int(server.pop("port"))
         if "secret_file" in server:
             kwargs["secret_file"] = path(server.pop("secret_file"))
+        if "migrate_on_start" in server:
+            value = server.pop("migrate_on_start")
+            if not isinstance(value, bool):
+                raise ValueError("server.migrate_on_start must be true or false")
+            kwargs["migrate_on_start"] = value
         if "max_body_bytes" in server:
             kwargs["max_body_bytes"] = int(server.pop("max_body_bytes"))
         if "heartbeat_stale_seconds" in server:
