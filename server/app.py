@@ -48,8 +48,12 @@ def register_kiosk(session: Session, *, kiosk_id: str, fingerprint: str, now: da
     kiosk = session.get(Kiosk, kiosk_id)
     if kiosk is None:
         other = session.scalar(select(Kiosk).where(Kiosk.cert_sha256 == fingerprint))
-        if other is not None:
+        if other is not None and other.kiosk_id != kiosk_id:
             raise ValueError(f"this certificate is already registered for kiosk {other.kiosk_id}")
+        # ``other`` is this very kiosk when another process registered it after our first read (read
+        # committed: the second statement sees its row) — then there is nothing to insert
+        kiosk = other
+    if kiosk is None:
         kiosk = Kiosk(kiosk_id=kiosk_id, cert_sha256=fingerprint, enabled=True, registered_at=now)
         session.add(kiosk)
     else:
