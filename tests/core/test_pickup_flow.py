@@ -486,3 +486,9 @@ def test_views_never_hold_the_resident_after_the_pickup() -> None:
     last = counter.state
     assert NAME not in repr(last.pickup) and last.pickup.application_photo is None
     assert counter.desk.signed_in is not None and counter.desk.signed_in.username == "clerk-a"
+
+
+@pytest.mark.parametrize(("card_serial", "status"), [("001A2B3C", "passed"), ("1a2b3d", "failed"), ("zz", "failed")])
+def test_the_card_identity_is_compared_as_the_server_compares_serials(card_serial: str, status: str) -> None:
+    counter = Counter().sign_in().look_up().read_card(card_facts(serial=card_serial))
+    assert {c.name: c.status for c in counter.state.pickup.checks}["card_identity"] == status

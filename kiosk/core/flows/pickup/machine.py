@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from contract import payloads
 from contract.application_id import InvalidApplicationId, check_application_id
+from contract.crl import normalise_serial
 from drivers import errors
 from drivers.mynumber.issuance import InitialPins, Outcome
 from drivers.mynumber.session import zero
@@ -848,10 +849,12 @@ def _prefetch_status(facts: NewCardFacts) -> str:
 
 
 def _same_serial(card: str, expected: str) -> bool:
-    def norm(value: str) -> str:
-        return value.lower().removeprefix("0x").lstrip("0") or "0"
-
-    return norm(card) == norm(expected)
+    """The serial compared exactly as the server compares it for ``card_mismatch`` (``contract.crl``), so
+    the kiosk's verdict can never differ from the server's; a serial that is not hex is not the same."""
+    try:
+        return normalise_serial(card) == normalise_serial(expected)
+    except ValueError:
+        return False
 
 
 def _utc_now_iso() -> str:
