@@ -26,8 +26,15 @@ class CardApplication:
             raise errors.NotAMyNumberCard(f"the card has no {self.info.label} application") from exc
 
     def pin_status(self, ref: aids.PinRef) -> PinStatus:
+        """The counter as the card says it now (one query; spends no try)."""
         self.select()
         return self.session.pin_status(ref.fid, ref.key, ref.maximum)
+
+    def known_pin_status(self, ref: aids.PinRef) -> PinStatus:
+        """The counter as this session last read it or learnt it from a VERIFY answer; asked of the card
+        only when not known yet. For showing counters; a VERIFY always asks the card first."""
+        known = self.session.known_pin_status(self.info.aid, ref.fid)
+        return known if known is not None else self.pin_status(ref)
 
     def verify(self, ref: aids.PinRef, pin: PinInput, *, confirm_last_try: bool = False,
                fresh: bool = False) -> None:

@@ -43,13 +43,14 @@ class MyNumberCard:
         self.jpki.select()
 
     def pin_statuses(self) -> list[PinStatus]:
-        """Tries left of the four PINs a resident knows, without spending any."""
+        """Tries left of the four PINs a resident knows, without spending any: each counter is asked of the
+        card once per session, then kept up to date from the VERIFY answers (``CardSession``)."""
         statuses = []
         for ref in (aids.AUTH_PIN, aids.SIGN_PIN):
-            statuses.append(self.jpki.pin_status(ref))
-        statuses.append(self.card_info.pin_status(aids.CARD_INFO_PIN))
+            statuses.append(self.jpki.known_pin_status(ref))
+        statuses.append(self.card_info.known_pin_status(aids.CARD_INFO_PIN))
         try:
-            statuses.append(self.juki.pin_status())
+            statuses.append(self.juki.known_pin_status(aids.JUKI_PIN))
         except errors.NotAMyNumberCard:
             LOG.info("no 住基 application on this card")
         return statuses

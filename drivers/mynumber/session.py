@@ -3,8 +3,11 @@
 Rules that make it cheap and safe:
 - no SELECT is sent for a DF or EF that is already current (the session mirrors the card's state and
   forgets it on any error or when another DF is selected, which also clears the card's security state);
-- a READ of an EF of unknown size asks for one 256-byte chunk, which holds the BER length header, and
-  then only what is left — or, when the reader passes extended APDUs, the whole EF in one READ;
+- a READ of an EF of unknown size reads only the TLV the EF holds, never its FF padding: with extended
+  APDUs, a few header bytes and then exactly the rest in one READ; without, one 256-byte chunk (which holds
+  the header) and then only what is left (the card's clock runs on bytes as much as on APDUs);
+- a PIN counter once read is remembered for the session and updated from every VERIFY answer, so showing
+  the four counters again costs nothing; only the query right before a VERIFY always goes to the card;
 - extended-length support is detected (an ``67 00``/``6A 86`` answer to an extended READ turns it off for
   the reader), unless the transport or the configuration already knows;
 - VERIFY is always preceded by the retry-counter query and a policy decision (``pinpolicy``), and the PIN
@@ -25,7 +28,9 @@ from drivers.transport import Transport
 LOG = logging.getLogger(__name__)
 
 SHORT_CHUNK = 256
-EXTENDED_WHOLE_EF = 65536
+# Enough for the longest header a card TLV here has (two-byte tag FF20/7F21 + 82 LL LL = 5 bytes); the
+# bytes after the header are content and are kept, so a larger value only moves where the rest starts.
+TLV_HEADER_READ = 8
 # Extended-length support learnt per reader name, so detection costs one APDU per reader per process.
 _EXTENDED_BY_READER: dict[str, bool] = {}
 _NO_EXTENDED_SWS = frozenset({0x6700, 0x6A86, 0x6D00, 0x6E00})
@@ -81,6 +86,7 @@ class CardSession:
         self._df: bytes | None = None
         self._ef: int | None = None
         self._verified: set[int] = set()
+        self._counters: dict[tuple[bytes | None, int], PinStatus] = {}
 
     # --- selection ------------------------------------------------------------------------------
 
@@ -163,9 +169,8 @@ class CardSession:
         holds nothing but padding (a minor's signing certificate) reads as ``b""``.
         """
         if self._extended_ok():
-            data = self._try_extended(fid, EXTENDED_WHOLE_EF, by_short_id)
-            if data is not None:
-                return self._cut_tlv(data, fid)
+            head = check(self._first_read(fid, TLV_HEADER_READ, by_short_id)).data
+            return self._rest_of_tlv(head, fid)
         first = check(self._first_read(fid, SHORT_CHUNK, by_short_id)).data
         if _only_padding(first):
             return b""
@@ -174,6 +179,7 @@ class CardSession:
         return self._require(self._read_chunks(len(data), size, data), size, fid)
 
     def _read_chunks(self, offset: int, size: int, into: bytearray) -> bytes:
+        """Short READs from EF position ``offset`` up to position ``size``, appended to ``into``."""
         while offset < size:
             chunk = self.read_binary(offset, min(SHORT_CHUNK, size - offset))
             if not chunk:
@@ -182,11 +188,32 @@ class CardSession:
             offset += len(chunk)
         return bytes(into)
 
-    def _cut_tlv(self, data: bytes, fid: int) -> bytes:
-        if _only_padding(data):
+    def _rest_of_tlv(self, head: bytes, fid: int) -> bytes:
+        """After the header bytes, exactly the rest of the TLV (one extended READ where the reader allows)."""
+        if _only_padding(head):
             return b""
-        size = tlv.total_length(data)
-        return self._complete(data[:size], size, fid)
+        size = tlv.total_length(head)
+        data = head[:size]
+        if len(data) < size:
+            data += self.read_span(len(data), size - len(data))
+        return self._require(data, size, fid)
+
+    def read_span(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` of the current EF: one extended READ when the reader passes them
+        (learnt here if not yet known), else 256-byte chunks. Shorter when the EF ends early: callers check."""
+        data = b""
+        if length > SHORT_CHUNK and self.extended is not False:
+            command = CommandApdu(0x00, 0xB0, offset >> 8, offset & 0xFF, le=length)
+            response = self.send(command, extended=True)
+            if response.sw in _NO_EXTENDED_SWS and self.extended is None:
+                self._learn_extended(False)
+            else:
+                data = check(response).data[:length]
+                if self.extended is None:
+                    self._learn_extended(True)
+        if len(data) < length:
+            data = self._read_chunks(offset + len(data), offset + length, bytearray(data))
+        return data
 
     def _complete(self, data: bytes, size: int, fid: int) -> bytes:
         """An extended READ may legally answer fewer bytes than asked (Le is a maximum; a card that said
@@ -223,8 +250,22 @@ class CardSession:
 
     # --- PINs ---------------------------------------------------------------------------------------
 
+    def known_pin_status(self, aid: bytes, fid: int) -> PinStatus | None:
+        """The counter of PIN ``fid`` of application ``aid`` as last read or answered in this session.
+
+        Only this session's own VERIFY and CHANGE REFERENCE DATA can move a counter while the card stays in
+        the kiosk's reader (it holds the card exclusively), and both update or drop what is known here.
+        """
+        return self._counters.get((aid, fid))
+
     def pin_status(self, fid: int, name: str, maximum: int, *, by_short_id: bool = False) -> PinStatus:
-        """The retry counter of the PIN EF ``fid`` in the current DF (``00 20 00 80``, spends nothing)."""
+        """The retry counter of the PIN EF ``fid`` in the current DF (``00 20 00 80``, spends nothing);
+        always asked of the card, and remembered (``known_pin_status``)."""
+        status = self._query_counter(fid, name, maximum, by_short_id)
+        self._counters[(self._df or b"", fid)] = status
+        return status
+
+    def _query_counter(self, fid: int, name: str, maximum: int, by_short_id: bool) -> PinStatus:
         p2 = 0x80
         if by_short_id:
             p2 |= fid & 0x1F
@@ -258,6 +299,8 @@ class CardSession:
                 p2 |= fid & 0x1F
             else:
                 self.select_ef(fid)
+            key = (self._df or b"", fid)
+            known = self._counters.pop(key, None)  # unknown until the card's answer says otherwise
             response = self.send(CommandApdu(0x00, 0x20, 0x00, p2, bytes(pin)))
         finally:
             zero(pin)
@@ -266,12 +309,20 @@ class CardSession:
             error = error_for(response.sw)
             if isinstance(error, errors.WrongPin):
                 error.pin_name = name
+                if known is not None:
+                    self._counters[key] = PinStatus(known.name, error.remaining, known.maximum,
+                                                    blocked=error.remaining <= 0)
+            elif isinstance(error, errors.PinBlocked) and known is not None:
+                self._counters[key] = PinStatus(known.name, 0, known.maximum, blocked=True)
             raise error
         self._verified.add(fid)
+        if known is not None:  # a right PIN resets the counter to its maximum (ISO 7816-4)
+            self._counters[key] = PinStatus(known.name, known.maximum, known.maximum)
 
     def change_reference_data(self, fid: int, new_pin: bytearray) -> None:
         try:
             self.select_ef(fid)
+            self._counters.pop((self._df or b"", fid), None)  # a new or changed PIN: read its counter again
             response = self.send(CommandApdu(0x00, 0x24, 0x01, 0x80, bytes(new_pin)))
         finally:
             zero(new_pin)

@@ -32,13 +32,17 @@ def open_card(name: str = "adult", *, extended: bool = True, policy=UNATTENDED, 
     return MyNumberCard(SimTransport(simulated, extended=extended), policy), simulated
 
 
-@pytest.mark.parametrize(("extended", "budget"), [(True, 3), (False, 8)])
-def test_auth_certificate_with_fewest_apdus(extended: bool, budget: int) -> None:
+@pytest.mark.parametrize(("extended", "budget"), [(True, 4), (False, 8)])
+def test_auth_certificate_reads_only_its_bytes(extended: bool, budget: int) -> None:
+    """The card's clock runs on bytes: the certificate's own bytes are read, never the EF's FF padding."""
     card, _ = open_card(extended=extended)
     der = card.jpki.read_auth_certificate()
     assert der == profile_certificates(load_profile(CARDS / "adult.toml"))["auth"]
-    # extended: SELECT AP + SELECT EF + one READ; short: the length header folded into the first chunk
+    # extended: SELECT AP + SELECT EF + header READ + one READ of the rest; short: the header folded into
+    # the first 256-byte chunk, then only what is left
     assert card.apdu_count == budget
+    stats = card.session.channel.stats
+    assert stats.bytes_received - 2 * stats.apdus == len(der)  # data bytes beyond the status words
 
 
 def test_no_redundant_select_within_a_session() -> None:
@@ -46,7 +50,26 @@ def test_no_redundant_select_within_a_session() -> None:
     card.jpki.read_auth_certificate()
     before = card.apdu_count
     card.jpki.read_auth_ca_certificate()
-    assert card.apdu_count - before == 2  # SELECT EF + READ; the AP is still selected
+    assert card.apdu_count - before == 3  # SELECT EF + header READ + READ of the rest; the AP is still selected
+
+
+def test_pin_counters_are_read_once_then_follow_the_verify_answers() -> None:
+    """Showing the four counters again costs no APDU; a VERIFY still asks the card first, and its answer
+    (right PIN: full again; wrong PIN: the tries left) is what the next display shows."""
+    card, simulated = open_card()
+    first = {s.name: s.remaining for s in card.pin_statuses()}
+    assert first == {"auth": 3, "sign": 5, "card_info": 3, "juki": 3}
+    before = card.apdu_count
+    assert {s.name: s.remaining for s in card.pin_statuses()} == first
+    assert card.apdu_count == before
+    with pytest.raises(errors.WrongPin):
+        card.jpki.verify(aids.AUTH_PIN, "9999")
+    assert simulated.pin("jpki", aids.AUTH_PIN.fid).remaining == 2
+    after_wrong = card.apdu_count
+    assert {s.name: s.remaining for s in card.pin_statuses()}["auth"] == 2
+    assert card.apdu_count == after_wrong
+    card.jpki.verify(aids.AUTH_PIN, load_profile(CARDS / "adult.toml").pins.auth)
+    assert {s.name: s.remaining for s in card.pin_statuses()}["auth"] == 3
 
 
 def test_extended_support_is_detected_not_assumed() -> None:
@@ -70,8 +93,12 @@ def test_card_info_reads_my_number_and_basic4() -> None:
     raw = card.card_info.read(profile.pins.card_info)
     assert parse_my_number_ef(raw.my_number_ef) == profile.resident.my_number
     assert parse_basic4(raw.basic4_ef).address == profile.resident.address
-    # S(AP) + retry query + VERIFY + 4 READs by short EF id (jsapdu style)
-    assert card.apdu_count == 7
+    # S(AP) + retry query + VERIFY + READs by short EF id (jsapdu style): My Number, basic 4 header and
+    # rest, EF 0003, EF 0004 — and no byte of padding
+    assert card.apdu_count == 8
+    stats = card.session.channel.stats
+    read = [raw.my_number_ef, raw.basic4_ef, raw.integrity_ef, raw.cv_certificate]
+    assert stats.bytes_received - 2 * stats.apdus == sum(len(ef) for ef in read if ef)
     assert profile.resident.my_number not in repr(raw)
 
 
@@ -166,6 +193,40 @@ def test_surface_face_photo_decodes() -> None:
     entries = card.surface.read_entries(pin_a=load_profile(CARDS / "adult.toml").resident.my_number)
     assert entries.face_png()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "face_jp2" in repr(entries) and "\\x" not in repr(entries)
+
+
+def test_face_photo_alone_reads_only_the_photo_bytes() -> None:
+    """The counter needs the face, not the name and address images: DF21's offsets lead straight to DF27."""
+    my_number = load_profile(CARDS / "adult.toml").resident.my_number
+    whole, _ = open_card()
+    expected = whole.surface.read_entries(pin_a=my_number).face_jp2
+    card, _ = open_card()
+    assert card.surface.read_face_photo(pin_a=my_number) == expected
+    stats = card.session.channel.stats
+    # S(AP) + SELECT PIN A + query + VERIFY + SELECT EF + 32-byte header READ + one READ of DF27
+    assert stats.apdus == 7
+    face_tlv = len(expected) + 5  # DF 27 82 LL LL
+    assert stats.bytes_received - 2 * stats.apdus == 32 + face_tlv
+    whole_ef = len(image("adult").application("card_surface").efs[aids.EF_SURFACE_ENTRIES].content)
+    assert face_tlv < 0.6 * whole_ef
+
+
+def test_face_photo_with_offsets_that_do_not_hold_reads_the_whole_ef(caplog: pytest.LogCaptureFixture) -> None:
+    """A card-face EF whose DF21 offsets point elsewhere (the layout is UNCONFIRMED) still gives the right
+    photo: the driver notices and reads the whole EF instead of trusting the offsets."""
+    adult = image("adult")
+    surface = adult.application("card_surface")
+    ef = surface.efs[aids.EF_SURFACE_ENTRIES]
+    content = bytearray(ef.content)
+    content[8 + 10 : 8 + 12] = (int.from_bytes(content[18:20], "big") + 7).to_bytes(2, "big")  # DF27's offset
+    crafted = dataclasses.replace(surface, efs={**surface.efs, ef.fid: dataclasses.replace(ef, content=bytes(content))})
+    apps = [crafted if app.name == "card_surface" else app for app in adult.applications]
+    card, _ = open_card(sim=SimulatedCard(dataclasses.replace(adult, applications=apps)))
+    my_number = load_profile(CARDS / "adult.toml").resident.my_number
+    with caplog.at_level(logging.INFO, logger="drivers.mynumber.surface"):
+        face = card.surface.read_face_photo(pin_a=my_number)
+    assert face == open_card()[0].surface.read_entries(pin_a=my_number).face_jp2
+    assert "reading the whole card-face EF" in caplog.text
 
 
 def test_pins_never_in_traces_or_logs(caplog: pytest.LogCaptureFixture) -> None:

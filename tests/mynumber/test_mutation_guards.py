@@ -303,8 +303,9 @@ def test_a_wrong_le_answer_to_an_extended_read_is_resent_extended(read: Callable
     card = EfCard({CERT_EF: TLV_300}, wrong_le=0x10)
     data = read(session_for(card))
     assert data[:0x10] == TLV_300[:0x10]
-    resend = next(raw for raw, before in zip(card.log[1:], card.log, strict=False) if before[:2] == b"\x00\xb0")
-    assert resend[4:] == b"\x00\x00\x10"  # extended Le 0010, not the short 10
+    reads = [raw for raw in card.log if raw[:2] == b"\x00\xb0"]
+    refused = next(index for index, raw in enumerate(reads) if (CommandApdu.parse(raw).le or 0) > 0x10)
+    assert reads[refused + 1][4:] == b"\x00\x00\x10"  # extended Le 0010, not the short 10
 
 
 SHORT_EF = b"\x30\x82\x01\x28" + bytes(100)  # claims 300 bytes in all, holds 104

@@ -258,7 +258,7 @@ def test_operations_run_in_order_off_the_callers_thread_with_real_card_delays(ma
     assert time.monotonic() - started >= 0.9 * slow.modeled_seconds
 
 
-@pytest.mark.parametrize("remove_at", [1, 2, 4, 6, 9, 13, 17, 20, 24, 28])
+@pytest.mark.parametrize("remove_at", [1, 2, 4, 6, 8, 11, 13, 15, 17, 20])
 def test_a_pulled_card_fails_its_operation_and_the_service_carries_on(make_service, remove_at: int) -> None:
     service, tray, recorder = make_service()
     tray.insert(FaultyCard(adult(), FaultPlan(remove_at=remove_at)))

@@ -24,6 +24,7 @@ from drivers.mynumber.basic4 import Basic4
 from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.issuance import InitialPins, IssuanceResult, issuance_status, set_initial_pins
 from drivers.mynumber.session import zero
+from drivers.mynumber.surface import face_png
 from kiosk.core.ports import OpenCard
 
 
@@ -123,8 +124,7 @@ def _face(card: OpenCard, my_number: str | None) -> tuple[bytes | None, str | No
         return None, "no_my_number"
     pin_a = bytearray(my_number.encode("ascii"))
     try:
-        entries = card.card.surface.read_entries(pin_a=pin_a)
-        return entries.face_png(), None
+        return face_png(card.card.surface.read_face_photo(pin_a=pin_a)), None
     except errors.CardError as exc:
         return None, exc.code
     finally:
