@@ -79,6 +79,9 @@ def run(kind: str, items: int, quality: int) -> Row:
                     raise RuntimeError("the outbox did not drain within 10 minutes")
             drain = time.perf_counter() - started
             client.close()
+            status = outbox.status()
+            if status.dead or status.delivered != items:  # a refusal also empties the queue: not a delivery
+                raise RuntimeError(f"{len(status.dead)} items refused, {status.delivered} of {items} delivered")
         finally:
             server.stop()
             outbox.close()

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(certs)
     certs.add_argument("--sign-pin-env", metavar="VAR", help="also read the signing certificate")
     certs.add_argument("--out", metavar="DIR", help="write the certificates as DER files into DIR")
+    certs.add_argument("--only", choices=("auth", "auth_ca", "sign_ca"),
+                       help="read only this certificate (the others are not read from the card)")
     certs.set_defaults(handler=card_certs)
 
     pins = sub.add_parser("pins", help="tries left for every PIN (spends none)")
@@ -136,10 +138,17 @@ def card_pins(args: argparse.Namespace) -> int:
 
 def card_certs(args: argparse.Namespace) -> int:
     def body(card: MyNumberCard) -> int:
-        ders = {"auth": card.jpki.read_auth_certificate(), "auth_ca": card.jpki.read_auth_ca_certificate()}
+        readers = {"auth": card.jpki.read_auth_certificate, "auth_ca": card.jpki.read_auth_ca_certificate}
+        if args.only in readers:
+            ders = {args.only: readers[args.only]()}
+        elif args.only is None:
+            ders = {name: read() for name, read in readers.items()}
+        else:
+            ders = {}
         try:
-            ders["sign_ca"] = card.jpki.read_sign_ca_certificate()
-            if args.sign_pin_env:
+            if args.only in (None, "sign_ca"):
+                ders["sign_ca"] = card.jpki.read_sign_ca_certificate()
+            if args.sign_pin_env and args.only is None:
                 ders["sign"] = card.jpki.read_sign_certificate(_pin(args, "sign password", "sign_pin_env"),
                                                                confirm_last_try=args.confirm_last_try)
         except errors.NoSignCertificate:
