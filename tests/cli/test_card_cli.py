@@ -48,7 +48,14 @@ def test_certs_json_counts_apdus() -> None:
     result = kiosk("card", "certs", "--sim", str(CARDS / "adult.toml"), "--json")
     document = json.loads(result.stdout)
     assert set(document["certificates"]) == {"auth", "auth_ca", "sign_ca"}
-    assert document["apdu_count"] == 7
+    assert document["apdu_count"] == 10  # SELECT AP + 3 × (SELECT EF + header READ + READ of the rest)
+
+
+def test_certs_only_reads_just_the_one_certificate() -> None:
+    result = kiosk("card", "certs", "--sim", str(CARDS / "adult.toml"), "--json", "--only", "auth")
+    document = json.loads(result.stdout)
+    assert set(document["certificates"]) == {"auth"}
+    assert document["apdu_count"] == 4
 
 
 def test_info_masks_the_my_number_unless_asked() -> None:
