@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -162,8 +163,19 @@ def _run_tool(command: list[str]) -> tuple[float, bool, str]:
     return wall, result.returncode == 0, "" if result.returncode == 0 or not lines else lines[-1]
 
 
-def tool_operations(reader: str) -> dict[str, dict[str, list[str]]]:
-    """The same data asked of the card by each tool: operation → tool → command."""
+PKCS11_MODULES = (Path("/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"),
+                  Path("/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so"),
+                  Path("/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so"))
+
+
+def tool_operations(reader: str, workdir: Path) -> dict[str, dict[str, list[str]]]:
+    """The same data asked of the card by each tool: operation → tool → command. The PIN for signing is
+    the synthetic test card's (never a real one): the kiosk reads it from an environment variable,
+    pkcs11-tool only takes it on its command line."""
+    data = workdir / "data.bin"
+    data.write_bytes(b"side by side " * 10)
+    module = next((str(m) for m in PKCS11_MODULES if m.exists()), str(PKCS11_MODULES[0]))
+    pin = load_profile(ADULT).pins.auth
     return {
         "certificates (auth, auth CA, sign CA)": {
             "kiosk": [*KIOSK, "card", "certs", "--reader", reader, "--json"],
@@ -173,16 +185,24 @@ def tool_operations(reader: str) -> dict[str, dict[str, list[str]]]:
             "kiosk": [*KIOSK, "card", "certs", "--reader", reader, "--only", "auth", "--json"],
             "OpenSC": ["pkcs15-tool", "--reader", reader, "--read-certificate", "01"],
         },
-        "PIN counters": {
+        "PIN counters (kiosk: 4 PINs, OpenSC: its 2)": {
             "kiosk": [*KIOSK, "card", "pins", "--reader", reader, "--json"],
             "OpenSC": ["pkcs15-tool", "--reader", reader, "--list-pins"],
+        },
+        "sign a SHA-256 hash with the auth key (PIN given)": {
+            "kiosk": [*KIOSK, "card", "sign", "--reader", reader, "--key", "auth", "--in", str(data),
+                      "--out", str(workdir / "kiosk.sig"), "--pin-env", "BENCH_AUTH_PIN", "--json"],
+            "OpenSC": ["pkcs11-tool", "--module", module, "--slot-index", "0", "--login", "--pin", pin, "--sign",
+                       "-m", "SHA256-RSA-PKCS", "--id", "01", "-i", str(data), "-o", str(workdir / "opensc.sig")],
         },
     }
 
 
 def measure_tools(clock: CardClock, reader: str, runs: int) -> list[Measured]:
     rows: list[Measured] = []
-    for operation, by_tool in tool_operations(reader).items():
+    workdir = Path(tempfile.mkdtemp(prefix="bench-side-by-side-"))
+    os.environ["BENCH_AUTH_PIN"] = load_profile(ADULT).pins.auth
+    for operation, by_tool in tool_operations(reader, workdir).items():
         for tool, command in by_tool.items():
             if shutil.which(command[0]) is None and tool != "kiosk":
                 rows.append(Measured(tool, operation, CardLog(), 0.0, False, f"{command[0]} not installed"))
