@@ -3,9 +3,10 @@
 Rules that make it cheap and safe:
 - no SELECT is sent for a DF or EF that is already current (the session mirrors the card's state and
   forgets it on any error or when another DF is selected, which also clears the card's security state);
-- a READ of an EF of unknown size reads only the TLV the EF holds, never its FF padding: with extended
-  APDUs, a few header bytes and then exactly the rest in one READ; without, one 256-byte chunk (which holds
-  the header) and then only what is left (the card's clock runs on bytes as much as on APDUs);
+- a READ of an EF of unknown size reads only the TLV the EF holds, never its FF padding: a few header
+  bytes, then exactly the rest — in one extended READ where the reader passes them, else in 256-byte
+  chunks (the card's clock runs on bytes as much as on APDUs: a 256-byte first chunk would over-read
+  every EF smaller than that, e.g. basic 4);
 - a PIN counter once read is remembered for the session and updated from every VERIFY answer, so showing
   the four counters again costs nothing; only the query right before a VERIFY always goes to the card;
 - extended-length support is detected (an ``67 00``/``6A 86`` answer to an extended READ turns it off for
@@ -34,6 +35,7 @@ TLV_HEADER_READ = 8
 # Extended-length support learnt per reader name, so detection costs one APDU per reader per process.
 _EXTENDED_BY_READER: dict[str, bool] = {}
 _NO_EXTENDED_SWS = frozenset({0x6700, 0x6A86, 0x6D00, 0x6E00})
+_END_OF_EF = 0x6B00  # offset outside the EF: what a READ past the end answers
 
 
 # The retry query's answer for a new card's PIN that awaits its first value (issuance state). 69 85 is the
@@ -168,20 +170,16 @@ class CardSession:
         The EF is larger than its content and padded with FF; only the TLV is returned, and an EF that
         holds nothing but padding (a minor's signing certificate) reads as ``b""``.
         """
-        if self._extended_ok():
-            head = check(self._first_read(fid, TLV_HEADER_READ, by_short_id)).data
-            return self._rest_of_tlv(head, fid)
-        first = check(self._first_read(fid, SHORT_CHUNK, by_short_id)).data
-        if _only_padding(first):
-            return b""
-        size = tlv.total_length(first)
-        data = bytearray(first[:size])
-        return self._require(self._read_chunks(len(data), size, data), size, fid)
+        head = check(self._first_read(fid, TLV_HEADER_READ, by_short_id)).data
+        return self._rest_of_tlv(head, fid)
 
     def _read_chunks(self, offset: int, size: int, into: bytearray) -> bytes:
         """Short READs from EF position ``offset`` up to position ``size``, appended to ``into``."""
         while offset < size:
-            chunk = self.read_binary(offset, min(SHORT_CHUNK, size - offset))
+            try:
+                chunk = self.read_binary(offset, min(SHORT_CHUNK, size - offset))
+            except errors.OffsetOutOfRange:  # a length header that promised more than the EF holds
+                break
             if not chunk:
                 break
             into += chunk
@@ -207,6 +205,8 @@ class CardSession:
             response = self.send(command, extended=True)
             if response.sw in _NO_EXTENDED_SWS and self.extended is None:
                 self._learn_extended(False)
+            elif response.sw == _END_OF_EF:
+                return data
             else:
                 data = check(response).data[:length]
                 if self.extended is None:

@@ -32,14 +32,13 @@ def open_card(name: str = "adult", *, extended: bool = True, policy=UNATTENDED, 
     return MyNumberCard(SimTransport(simulated, extended=extended), policy), simulated
 
 
-@pytest.mark.parametrize(("extended", "budget"), [(True, 4), (False, 8)])
+@pytest.mark.parametrize(("extended", "budget"), [(True, 4), (False, 9)])
 def test_auth_certificate_reads_only_its_bytes(extended: bool, budget: int) -> None:
     """The card's clock runs on bytes: the certificate's own bytes are read, never the EF's FF padding."""
     card, _ = open_card(extended=extended)
     der = card.jpki.read_auth_certificate()
     assert der == profile_certificates(load_profile(CARDS / "adult.toml"))["auth"]
-    # extended: SELECT AP + SELECT EF + header READ + one READ of the rest; short: the header folded into
-    # the first 256-byte chunk, then only what is left
+    # SELECT AP + SELECT EF + header READ, then the rest: one extended READ, or 256-byte chunks (5 × 256 + 1)
     assert card.apdu_count == budget
     stats = card.session.channel.stats
     assert stats.bytes_received - 2 * stats.apdus == len(der)  # data bytes beyond the status words

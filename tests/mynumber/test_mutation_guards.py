@@ -329,11 +329,11 @@ def test_an_ef_shorter_than_its_size_is_a_protocol_error(read: Callable[[CardSes
 
 
 def test_short_reads_ask_only_for_what_is_left() -> None:
-    """Kills x__read_chunks 11: the second READ asks for the 44 bytes left, not a full 256."""
+    """Kills x__read_chunks 11: after the 8 header bytes, a full chunk and then only the 36 bytes left."""
     card = EfCard({CERT_EF: TLV_300 + b"\xff" * 300}, extended=False)
     assert session_for(card).read_tlv_ef(CERT_EF) == TLV_300
     reads = [c for c in card.commands() if c.ins == 0xB0]
-    assert [(c.p1, c.p2, c.le) for c in reads] == [(0, 0, 256), (1, 0, 44)]
+    assert [(c.p1, c.p2, c.le) for c in reads] == [(0, 0, 8), (0, 8, 256), (1, 8, 36)]
 
 
 def test_short_id_reads_send_no_select_and_leave_the_ef_current() -> None:
@@ -342,7 +342,7 @@ def test_short_id_reads_send_no_select_and_leave_the_ef_current() -> None:
     session = session_for(card)
     assert session.read_tlv_ef(CERT_EF, by_short_id=True) == TLV_300
     assert session.read_exact(CERT_EF, 4) == TLV_300[:4]  # same EF by file id: no SELECT needed
-    assert [c.ins for c in card.commands()] == [0xB0, 0xB0, 0xB0]
+    assert [c.ins for c in card.commands()] == [0xB0, 0xB0, 0xB0, 0xB0]  # header, 256, the last 36; read_exact
     assert card.commands()[0].p1 == 0x80 | (CERT_EF & 0x1F)
 
 
