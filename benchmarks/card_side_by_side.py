@@ -120,7 +120,8 @@ class CardClock:
 
 
 def _tlv_size(content: bytes) -> int:
-    return tlv.total_length(content) if content[:1] not in (b"", b"\xff") else 0
+    """The TLV's own length; 0 for an EF of padding (FF FF… — a TLV such as FF20 may start with FF)."""
+    return 0 if content[:2] in (b"", b"\xff\xff", b"\x00\x00") else tlv.total_length(content)
 
 
 def floor_seconds(image: CardImage, delay: DelayModel = REAL_CARD) -> float:

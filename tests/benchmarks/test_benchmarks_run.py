@@ -82,3 +82,20 @@ def test_ui_bench_reports_start_up_and_frame_gaps() -> None:
 def test_server_bench_quick_run_has_no_failed_request() -> None:
     out = run_benchmark("benchmarks.server_bench", "--quick")
     assert table_rows(out), out
+
+
+def test_the_verdict_floor_prices_exactly_the_bytes_the_verdict_needs() -> None:
+    """The floor counts each EF the verdict reads at its content's length: priced at 1 s per byte (and
+    nothing for anything else), it equals what the driver reads from those EFs."""
+    from benchmarks.card_side_by_side import ADULT, floor_seconds
+    from drivers.mynumber.card import MyNumberCard
+    from drivers.sim.card import SimulatedCard
+    from drivers.sim.faults import DelayModel
+    from drivers.sim.profile import load_card_image, load_profile
+    from drivers.sim.transport import SimTransport
+
+    image = load_card_image(ADULT)
+    card = MyNumberCard(SimTransport(SimulatedCard(image)))
+    raw = card.card_info.read(load_profile(ADULT).pins.card_info)
+    efs = [card.jpki.read_auth_certificate(), raw.my_number_ef, raw.basic4_ef, raw.integrity_ef, raw.cv_certificate]
+    assert floor_seconds(image, DelayModel(read_per_256=256.0)) == sum(len(ef or b"") for ef in efs)
