@@ -34,6 +34,7 @@ from pathlib import Path
 
 from drivers import tlv
 from drivers.mynumber import aids
+from drivers.mynumber.surface import field_span
 from drivers.sim.card import SimulatedCard
 from drivers.sim.faults import REAL_CARD, DelayModel, FaultPlan, FaultyCard
 from drivers.sim.model import CardImage
@@ -127,18 +128,26 @@ def _tlv_size(content: bytes) -> int:
 def floor_seconds(image: CardImage, delay: DelayModel = REAL_CARD) -> float:
     """The least card time insertion → verdict can take with this card and delay model.
 
-    What the verdict and its screen need, each counted once: SELECT of the three applications it touches
-    (JPKI, card-info, 住基); SELECT of each EF that is not read by short id; the retry query right before
-    each VERIFY (kept by design) and one query for each PIN only shown (sign, 住基); the two VERIFYs;
-    READ of exactly the content of the auth certificate, My Number, basic 4, EF 0003 and EF 0004; the
-    SELECT of the auth key and one signature. Nothing else.
+    What the verdict and its screen need, each counted once: SELECT of the four applications it touches
+    (JPKI, card-info, card face, 住基); SELECT of each EF that is not read by short id; the retry query right
+    before each VERIFY (kept by design) and one query for each PIN only shown (sign, 住基); the three
+    VERIFYs (auth PIN, card-info PIN, PIN A for the card face); READ of exactly the content of the auth
+    certificate, My Number, basic 4, EF 0003 and EF 0004, and of the card-face EF's offset header plus its
+    expiry field (DF29); the SELECT of the auth key and one signature. Nothing else.
     """
     jpki, info = image.application("jpki"), image.application("card_info")
+    surface = image.application("card_surface").efs[aids.EF_SURFACE_ENTRIES].content
+    expiry_field = field_span(surface[:64], 0xDF29)
+    if expiry_field is None:
+        raise ValueError("the benchmark card's card-face EF has no DF21 offsets")
+    face_header = 5 + 3 + 2 * 9  # FF20 82 LL LL + DF21 12 + 9 offsets: what locates DF29
     read_bytes = (_tlv_size(jpki.efs[aids.EF_AUTH_CERT].content) + aids.MY_NUMBER_EF_SIZE
-                  + _tlv_size(info.efs[aids.EF_BASIC4].content) + aids.INTEGRITY_EF_SIZE + aids.CV_CERT_EF_SIZE)
-    selects = 3 + 1 + 1 + 1 + 1 + 1  # 3 APs; auth cert, auth PIN, sign PIN, auth key, 住基 PIN EFs
-    queries = 2 + 2  # before the two VERIFYs; sign and 住基 shown
-    return (selects * delay.select + (queries + 2) * delay.verify + delay.sign
+                  + _tlv_size(info.efs[aids.EF_BASIC4].content) + aids.INTEGRITY_EF_SIZE + aids.CV_CERT_EF_SIZE
+                  + face_header + expiry_field[1])
+    # 4 APs; auth cert, auth PIN, sign PIN, auth key, 住基 PIN, PIN A, card-face EFs
+    selects = 4 + 7
+    queries = 3 + 2  # before the three VERIFYs; sign and 住基 shown
+    return (selects * delay.select + (queries + 3) * delay.verify + delay.sign
             + delay.read_per_256 * read_bytes / 256)
 
 

@@ -19,9 +19,8 @@ LOG = logging.getLogger(__name__)
 MAX_FACE_PIXELS = 2_000_000  # a card photo is ~300×400; anything far larger is hostile
 _FIELDS = {0xDF22: "birth", 0xDF23: "sex", 0xDF24: "public_key", 0xDF25: "name_png", 0xDF26: "address_png",
            0xDF27: "face_jp2", 0xDF28: "signature", 0xDF29: "expiry", 0xDF2A: "security_code_png"}
-_FACE_INDEX = list(_FIELDS).index(0xDF27)
 # FF20 82 LL LL + DF21 12 + 9 two-byte offsets = 26 bytes; a little more in case of another length form.
-_FACE_HEAD_READ = 32
+_HEAD_READ = 32
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -85,6 +84,16 @@ def parse_surface_entries(data: bytes) -> SurfaceEntries:
     )
 
 
+def _field_value(data: bytes, tag: int, name: str) -> bytes:
+    outer = tlv.parse_one(data)
+    if outer.tag != 0xFF20:
+        raise errors.TlvError(f"card-face entries start with tag {outer.tag:X}, expected FF20")
+    for child in outer.children():
+        if child.tag == tag:
+            return child.value
+    raise errors.TlvError(f"card-face entries lack {name}")
+
+
 def _yyyymmdd(value: bytes) -> date | None:
     """Expiry text format is UNCONFIRMED (card-protocol.md §4.5); YYYYMMDD is read, anything else is None."""
     text = value.decode("ascii", "replace")
@@ -96,29 +105,32 @@ def _yyyymmdd(value: bytes) -> date | None:
         return None
 
 
-def face_span(head: bytes) -> tuple[int, int] | None:
-    """Where DF27 (the face photo) lies in the card-face EF, from its first bytes: ``FF20 <len> DF21 <9
-    offsets>``; the face runs from the sixth offset to the seventh (DF28). None when the header does not
-    have that shape or the offsets do not increase inside the EF — the caller then reads the whole EF.
+def field_span(head: bytes, tag: int) -> tuple[int, int] | None:
+    """Where field ``tag`` (DF22…DF2A) lies in the card-face EF, from its first bytes: ``FF20 <len> DF21 <9
+    offsets>``; a field runs from its offset to the next one (the last, to the end of FF20). None when the
+    header does not have that shape or the offsets do not increase inside the EF — the caller then reads
+    the whole EF.
 
     The offsets count from the start of the EF, as in basic 4 (§4.2, derived; UNCONFIRMED for this EF).
     """
     try:
-        tag, length, outer_header = tlv.read_header(head)
+        outer_tag, length, outer_header = tlv.read_header(head)
         inner_tag, inner_length, inner_header = tlv.read_header(head, outer_header)
     except errors.TlvError:
         return None
-    if tag != 0xFF20 or inner_tag != 0xDF21 or inner_length != 2 * len(_FIELDS):
+    if outer_tag != 0xFF20 or inner_tag != 0xDF21 or inner_length != 2 * len(_FIELDS) or tag not in _FIELDS:
         return None
     start = outer_header + inner_header
     if start + inner_length > len(head):
         return None
     raw = head[start : start + inner_length]
     offsets = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, inner_length, 2)]
-    first_field, face, after_face = start + inner_length, offsets[_FACE_INDEX], offsets[_FACE_INDEX + 1]
-    if offsets != sorted(offsets) or offsets[0] != first_field or offsets[-1] >= outer_header + length:
+    end_of_ef = outer_header + length
+    if offsets != sorted(offsets) or offsets[0] != start + inner_length or offsets[-1] >= end_of_ef:
         return None
-    return face, after_face - face
+    index = list(_FIELDS).index(tag)
+    after = offsets[index + 1] if index + 1 < len(offsets) else end_of_ef
+    return offsets[index], after - offsets[index]
 
 
 class SurfaceAp(CardApplication):
@@ -145,30 +157,40 @@ class SurfaceAp(CardApplication):
     def read_face_photo(self, *, pin_a: PinInput | None = None, pin_b: PinInput | None = None,
                         confirm_last_try: bool = False) -> bytes:
         """Only the face photo (JPEG 2000), found by the EF's DF21 offsets: about half of the EF's bytes, the
-        name and address images are not read. A header that does not hold the expected offsets (an
-        unconfirmed layout) falls back to reading the whole EF; either way what is returned is DF27's value."""
+        name and address images are not read."""
+        return self._read_field(0xDF27, "face_jp2", pin_a, pin_b, confirm_last_try)
+
+    def read_card_expiry(self, *, pin_a: PinInput | None = None, pin_b: PinInput | None = None,
+                         confirm_last_try: bool = False) -> date | None:
+        """The card's own expiry (DF29, printed on the card face), a few bytes found by the DF21 offsets;
+        None when the text is not a YYYYMMDD date (its format is UNCONFIRMED)."""
+        return _yyyymmdd(self._read_field(0xDF29, "expiry", pin_a, pin_b, confirm_last_try))
+
+    def _read_field(self, tag: int, name: str, pin_a: PinInput | None, pin_b: PinInput | None,
+                    confirm_last_try: bool) -> bytes:
+        """One card-face field's value. A header that does not hold the expected offsets (an unconfirmed
+        layout) falls back to reading the whole EF; either way what is returned is the field's value."""
         ref, value = self._surface_pin(pin_a, pin_b)
         self.verify(ref, value, confirm_last_try=confirm_last_try)
         session = self.session
         session.select_ef(aids.EF_SURFACE_ENTRIES)
-        head = session.read_span(0, _FACE_HEAD_READ)
-        span = face_span(head)
+        span = field_span(session.read_span(0, _HEAD_READ), tag)
         if span is not None:
-            found = self._face_at(*span)
+            found = self._field_at(tag, *span)
             if found is not None:
                 return found
         LOG.info("card-face offsets not as expected: reading the whole card-face EF")
         data = session.read_tlv_ef(aids.EF_SURFACE_ENTRIES)
         if not data:
             raise errors.ProtocolError("the card-face EF is empty")
-        return parse_surface_entries(data).face_jp2
+        return _field_value(data, tag, name)
 
-    def _face_at(self, offset: int, length: int) -> bytes | None:
+    def _field_at(self, tag: int, offset: int, length: int) -> bytes | None:
         data = self.session.read_span(offset, length)
         try:
-            face = tlv.parse_one(data)
+            found = tlv.parse_one(data)
         except errors.TlvError:
             return None
-        if face.tag != 0xDF27 or len(face.encoded) != length:
+        if found.tag != tag or len(found.encoded) != length:
             return None
-        return face.value
+        return found.value

@@ -27,6 +27,7 @@ from drivers.mynumber.session import PinStatus
 from drivers.mynumber.trust import REASON_UNKNOWN_ISSUER, REASON_UNTRUSTED_ROOT
 from drivers.mynumber.verifier import ALL_CHECKS, CARD_INFO_CHECKS
 from kiosk.core.application_keys import ALL_KEYS as APPLICATION_KEYS
+from kiosk.core.expiry_guidance import ALL_KEYS as EXPIRY_KEYS
 from kiosk.core.input import INPUT_KEYS
 from kiosk.core.pickup_keys import PICKUP_KEYS
 from kiosk.core.view import CheckLine, Notice, PinTries
@@ -99,7 +100,7 @@ ALL_MESSAGE_KEYS: frozenset[str] = frozenset({
     ERROR_NOT_MY_NUMBER, ERROR_CARD_REMOVED, ERROR_READER, ERROR_TIMEOUT, ERROR_CARD_GENERIC,
     CARD_KEEP_STILL, RENEWAL_SOON, RENEWAL_EXPIRED, PIN_TRIES_RULE,
     *RESULT_HEADLINES, NOTICE_PIN_BLOCKED, NOTICE_SIGN_NOT_SET, NOTICE_LAST_TRY, DETAILS_WITHHELD, TAKE_CARD,
-    *INPUT_KEYS, *APPLICATION_KEYS, *PICKUP_KEYS,
+    *INPUT_KEYS, *APPLICATION_KEYS, *PICKUP_KEYS, *EXPIRY_KEYS,
     *DETAIL_LABELS, *SEX_KEYS, *CHECK_KEYS,
 })
 

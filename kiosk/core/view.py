@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kiosk.core.expiry_guidance import ExpiryLine
 from kiosk.core.input import InputView
 
 
@@ -103,6 +104,7 @@ class ResultView:
     notices: tuple[Notice, ...] = ()
     details_withheld: bool = False  # the card's data failed its integrity check: not shown at all
     details_offered: bool = True  # False when no card-info PIN may be sent (certificate failed, PIN blocked)
+    expiries: tuple[ExpiryLine, ...] = ()  # the card's and each certificate's last day, renewal, what to do
 
 
 @dataclass(frozen=True, slots=True)

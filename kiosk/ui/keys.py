@@ -173,8 +173,7 @@ UI_KEYS: tuple[str, ...] = (
     "result.not_verified",
     "result.checks",
     "date.full",
-    "result.expiry",
-    "result.days_left",
+    "date.era",  # the 和暦 year after a date; only Japanese and やさしい日本語 show it (kiosk/i18n/wareki.py)
     "result.pins",
     "result.pin.tries",
     "result.pin.blocked",

@@ -10,6 +10,7 @@ from dataclasses import replace
 from functools import cache
 
 from kiosk.core import messages as m
+from kiosk.core.expiry_guidance import AUTH_CERTIFICATE, CARD, ExpiryLine
 from kiosk.core.flows import TASKS
 from kiosk.core.input import PIN4, InputBuffer
 from kiosk.core.view import CheckLine, Notice, PinTries, ReaderState, ResultView, Screen, ViewState
@@ -51,6 +52,8 @@ def sample_result(details: bool = False) -> ResultView:
         details=SAMPLE_DETAILS if details else None,
         headline=Notice(m.RESULT_VALID, tone="ok"),
         notices=(Notice(m.NOTICE_PIN_BLOCKED, {"pin": "juki"}, tone="bad"),),
+        expiries=(ExpiryLine(AUTH_CERTIFICATE, "2030-05-31", "renewal_open", "2030-02-28"),
+                  *((ExpiryLine(CARD, "2035-05-31", "valid", "2035-02-28"),) if details else ())),
     )
 
 
@@ -64,6 +67,7 @@ def sample_failed_result() -> ResultView:
         certificate_expiry="2030-05-31", days_to_expiry=1500, renewal_key=None,
         pins=(PinTries("auth", 3, 3, blocked=False, not_set=False, usable=2),),
         headline=Notice(m.RESULT_TAMPERED, tone="bad"), details_withheld=True, details_offered=False,
+        expiries=(ExpiryLine(AUTH_CERTIFICATE, "2030-05-31", "valid", "2030-02-28"),),
     )
 
 

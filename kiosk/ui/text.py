@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from kiosk.core.expiry_guidance import ExpiryLine
 from kiosk.core.messages import DETAIL_BIRTH_DATE, DETAIL_SEX
 from kiosk.core.view import ResultView
 from kiosk.i18n import Translate, translator
+from kiosk.i18n.wareki import era_text
 from kiosk.ui.keys import GENERIC_PIN_KEY, PIN_NAME_KEYS
 
 
@@ -29,14 +31,17 @@ class UiTranslator:
 
 
 def format_date(t: UiTranslator, iso: str | None) -> str:
-    """``date.full`` in the language's own order; text that is not an ISO date is shown as it is."""
+    """``date.full`` in the language's own order, and in Japanese its 和暦 year after it ("2026年12月1日
+    （令和8年）"); text that is not an ISO date is shown as it is."""
     if not iso:
         return ""
     try:
         when = date.fromisoformat(iso)
     except ValueError:
         return iso
-    return t("date.full", year=when.year, month=when.month, day=when.day)
+    text = t("date.full", year=when.year, month=when.month, day=when.day)
+    era = era_text(when, t.language)
+    return text + t("date.era", era=era) if era else text
 
 
 def message(t: UiTranslator, key: str | None, args: dict | None = None) -> str:
@@ -53,13 +58,10 @@ def result_args(t: UiTranslator, result: ResultView | None) -> dict[str, object]
     return args
 
 
-def expiry_line(t: UiTranslator, result: ResultView | None) -> str:
-    if result is None or not result.certificate_expiry:
-        return ""
-    line = t("result.expiry", date=format_date(t, result.certificate_expiry))
-    if result.days_to_expiry is not None and result.days_to_expiry >= 0:
-        line += "  " + t("result.days_left", days=result.days_to_expiry)
-    return line
+def expiry_text(t: UiTranslator, line: ExpiryLine) -> str:
+    """One validity line: what, until when, and from when renewal is possible (or what to do now)."""
+    return t(line.state_key, item=as_label(t(line.item_key)), date=format_date(t, line.expires),
+             opens=format_date(t, line.renewal_from))
 
 
 def as_label(text: str) -> str:

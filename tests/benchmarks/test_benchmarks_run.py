@@ -86,7 +86,8 @@ def test_server_bench_quick_run_has_no_failed_request() -> None:
 
 def test_the_verdict_floor_prices_exactly_the_bytes_the_verdict_needs() -> None:
     """The floor counts each EF the verdict reads at its content's length: priced at 1 s per byte (and
-    nothing for anything else), it equals what the driver reads from those EFs."""
+    nothing for anything else), it equals what the driver reads from those EFs, plus the card face's offset
+    header and its expiry field (DF 29 08 YYYYMMDD)."""
     from benchmarks.card_side_by_side import ADULT, floor_seconds
     from drivers.mynumber.card import MyNumberCard
     from drivers.sim.card import SimulatedCard
@@ -98,4 +99,11 @@ def test_the_verdict_floor_prices_exactly_the_bytes_the_verdict_needs() -> None:
     card = MyNumberCard(SimTransport(SimulatedCard(image)))
     raw = card.card_info.read(load_profile(ADULT).pins.card_info)
     efs = [card.jpki.read_auth_certificate(), raw.my_number_ef, raw.basic4_ef, raw.integrity_ef, raw.cv_certificate]
-    assert floor_seconds(image, DelayModel(read_per_256=256.0)) == sum(len(ef or b"") for ef in efs)
+    card_face = 5 + 3 + 2 * 9 + 3 + len(card.surface.read_card_expiry(pin_a=raw_my_number(raw)).strftime("%Y%m%d"))
+    assert floor_seconds(image, DelayModel(read_per_256=256.0)) == sum(len(ef or b"") for ef in efs) + card_face
+
+
+def raw_my_number(raw) -> str:
+    from drivers.mynumber.basic4 import parse_my_number_ef
+
+    return parse_my_number_ef(raw.my_number_ef)

@@ -1135,3 +1135,20 @@ def test_a_failed_certificate_found_before_recognition_finished_goes_straight_to
     kiosk.card_ready()
     assert kiosk.screen is Screen.RESULT and kiosk.state.pin is None
     assert kiosk.jobs.pin_requests() == []
+
+
+def test_the_result_gives_the_certificates_expiry_and_after_the_details_the_cards_own() -> None:
+    """Expiry guidance after a card read: the auth certificate's last day and its renewal date always; the
+    card's own expiry once the details opened the card face."""
+    kiosk = Kiosk().to_result()
+    result = kiosk.state.result
+    assert result is not None
+    assert [(line.item, line.expires, line.state, line.renewal_from) for line in result.expiries] == [
+        ("auth_certificate", "2029-04-01", "valid", "2028-12-31")]  # NOT_AFTER is 1 April in Japan
+    details = make_details()
+    details.card_expiry = date(2035, 5, 31)
+    kiosk.post(ShowDetails()).type("5678").post(PinSubmit()).details(details)
+    shown = kiosk.state.result
+    assert shown is not None
+    assert [(line.item, line.expires, line.state) for line in shown.expiries][1] == ("card", "2035-05-31", "valid")
+    assert shown.expiries[1].renewal_from == "2035-02-28"  # three calendar months before, clamped to February

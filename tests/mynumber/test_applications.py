@@ -210,6 +210,15 @@ def test_face_photo_alone_reads_only_the_photo_bytes() -> None:
     assert face_tlv < 0.6 * whole_ef
 
 
+def test_card_expiry_alone_is_a_few_bytes_and_matches_the_card_face() -> None:
+    my_number = load_profile(CARDS / "adult.toml").resident.my_number
+    expected = open_card()[0].surface.read_entries(pin_a=my_number).expiry
+    card, _ = open_card()
+    assert expected is not None and card.surface.read_card_expiry(pin_a=my_number) == expected
+    stats = card.session.channel.stats
+    assert stats.bytes_received - 2 * stats.apdus == 32 + 3 + 8  # header, then DF 29 08 YYYYMMDD
+
+
 def test_face_photo_with_offsets_that_do_not_hold_reads_the_whole_ef(caplog: pytest.LogCaptureFixture) -> None:
     """A card-face EF whose DF21 offsets point elsewhere (the layout is UNCONFIRMED) still gives the right
     photo: the driver notices and reads the whole EF instead of trusting the offsets."""

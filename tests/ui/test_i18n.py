@@ -86,7 +86,7 @@ def test_the_pin_code_in_a_message_becomes_the_pins_name() -> None:
 
 
 def test_dates_follow_each_languages_order() -> None:
-    assert format_date(UiTranslator("ja"), "2030-05-31") == "2030年5月31日"
+    assert format_date(UiTranslator("ja"), "2030-05-31") == "2030年5月31日（令和12年）"
     assert format_date(UiTranslator("vi"), "2030-05-31") == "ngày 31 tháng 5 năm 2030"
     assert format_date(UiTranslator("en"), "not a date") == "not a date"
 

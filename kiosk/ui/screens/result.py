@@ -41,6 +41,12 @@ class NoticeRow(KioskLabel):
     notice_tone = StringProperty("warn")
 
 
+class ExpiryRow(KioskLabel):
+    """One validity line (``ResultView.expiries``); an expired item is shown in the "bad" tone."""
+
+    state = StringProperty("valid")
+
+
 class DetailRow(BoxLayout):
     """One line of personal data; only ever built from ``ResultView.details``."""
 
@@ -100,6 +106,10 @@ class ResultScreen(KioskScreen):
                 row.remaining, row.maximum = tries.remaining, tries.maximum
                 row.usable = tries.usable if tries.usable is not None else tries.remaining
                 row.blocked, row.not_set = tries.blocked, tries.not_set
+        expiries = self.ids.expiries
+        expiries.clear_widgets()
+        for line in result.expiries if result else ():
+            expiries.add_widget(ExpiryRow(state=line.state, text=ui_text.expiry_text(App.get_running_app().t, line)))
         notices = self.ids.notices
         notices.clear_widgets()
         for notice in result.notices if result else ():
@@ -121,6 +131,7 @@ class ResultScreen(KioskScreen):
         lines += self.message(view)
         if result.renewal_key:
             lines.append((result.renewal_key, {}))
+
         lines.append(("result.take_card", {}))
         return lines
 

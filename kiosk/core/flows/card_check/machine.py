@@ -32,10 +32,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from drivers import errors
-from drivers.mynumber.certificates import ValidityReport
+from drivers.mynumber.certificates import JST, ValidityReport
 from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.session import PinStatus
 from drivers.mynumber.verifier import CARD_INFO_CHECKS, CERTIFICATE_FAILED, Verdict, is_verified
@@ -57,6 +57,7 @@ from kiosk.core.events import (
     Tick,
     ToggleShowPin,
 )
+from kiosk.core.expiry_guidance import AUTH_CERTIFICATE, ExpiryLine, card_line, certificate_line
 from kiosk.core.flows import CARD_CHECK, FlowHost, FlowView
 from kiosk.core.flows.card_check.operations import (
     CardDetails,
@@ -101,6 +102,7 @@ class _CardFacts:
     certificate_failed: bool = False
     details: tuple[tuple[str, str], ...] | None = None
     details_withheld: bool = False
+    card_expiry: date | None = None
 
 
 class CardCheckFlow:
@@ -373,6 +375,7 @@ class CardCheckFlow:
             intact = all(name in merged and merged[name].passed for name in CARD_INFO_CHECKS)
             facts.details_withheld = not intact
             facts.details = m.detail_lines(details.my_number, details.basic4) if intact else None
+            facts.card_expiry = details.card_expiry
         finally:
             details.wipe()  # from here on the only copy is the display strings, gone on hide or session end
         self._go(Screen.RESULT, m.Message(m.DETAILS_WITHHELD) if facts.details_withheld else None)
@@ -525,7 +528,19 @@ class CardCheckFlow:
             notices=m.pin_notices(pins, self._policy),
             details_withheld=facts.details_withheld,
             details_offered=self._details_offered() and not facts.details_withheld,
+            expiries=self._expiries(),
         )
+
+    def _expiries(self) -> tuple[ExpiryLine, ...]:
+        """The auth certificate's expiry (always read), and the card's once the details opened the card face."""
+        facts, lines = self._facts, []
+        if facts.not_after is not None and facts.validity is not None:
+            lines.append(certificate_line(AUTH_CERTIFICATE, facts.not_after, facts.validity))
+        if facts.card_expiry is not None:
+            today = datetime.now(UTC).astimezone(JST).date()
+            lines.append(card_line(facts.card_expiry, today,
+                                   renewal_months=self._host.config.verification.renewal_months))
+        return tuple(lines)
 
 
 def _about_pin(message: m.Message, pin: str) -> m.Message:

@@ -7,6 +7,7 @@ PIN longer than the operation, and every result with personal data can be wiped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from drivers import errors
 from drivers.mynumber.basic4 import Basic4, parse_basic4, parse_my_number_ef
@@ -43,6 +44,7 @@ class CardDetails:
     basic4: Basic4 | None
     checks: tuple[CheckResult, ...] = ()
     pins: tuple[PinStatus, ...] = ()
+    card_expiry: date | None = None  # the card's own last day (card face DF29); None when unreadable
 
     def wipe(self) -> None:
         self.my_number = None
@@ -111,8 +113,9 @@ class ReadDetails:
             details.basic4 = _parsed_basic4(raw.basic4_ef)
             del raw
             details.pins = tuple(card.card.pin_statuses())  # as known: no APDU (the session keeps them)
-            # Selecting another application makes the card forget the card-info PIN: nothing more can be
-            # read from this card without the PIN again (one SELECT, 45 ms on a real card).
+            details.card_expiry = _card_expiry(card, details.my_number) if intact_number(details) else None
+            # Selecting another application makes the card forget the PINs verified for the card info and
+            # the card face: nothing more can be read from this card without them (one SELECT, 45 ms).
             card.card.jpki.select()
         except BaseException:
             details.wipe()
@@ -123,6 +126,26 @@ class ReadDetails:
 
     def wipe(self) -> None:
         zero(self.pin)
+
+
+def intact_number(details: CardDetails) -> bool:
+    """The card face opens with the My Number as PIN A: only one that passed its integrity check is sent."""
+    return details.my_number is not None and any(
+        check.name == "my_number_digest" and check.passed for check in details.checks)
+
+
+def _card_expiry(card: OpenCard, my_number: str | None) -> date | None:
+    """The card's expiry from the card face, opened with PIN A (the My Number just read); None if that
+    fails — the certificates' expiry is still shown, and nothing here can spend a resident's PIN."""
+    if my_number is None:
+        return None
+    pin_a = bytearray(my_number.encode("ascii"))
+    try:
+        return card.card.surface.read_card_expiry(pin_a=pin_a)
+    except (errors.StatusWordError, errors.ProtocolError, errors.PinFormatInvalid, errors.PinGuardRefused):
+        return None
+    finally:
+        zero(pin_a)
 
 
 def _parsed_my_number(ef: bytes | None) -> str | None:
