@@ -7,6 +7,7 @@ import logging
 from drivers import errors
 from drivers.channel import TraceSink
 from drivers.mynumber import aids
+from drivers.mynumber.base import CardApplication
 from drivers.mynumber.card_info import CardInfoAp
 from drivers.mynumber.jpki import JpkiAp
 from drivers.mynumber.juki import JukiAp
@@ -32,6 +33,12 @@ class MyNumberCard:
         self.juki = JukiAp(self.session, policy)
         LOG.info("card in %r, ATR %s (%s)", transport.reader_name, transport.atr.hex(" ").upper(),
                  describe_atr(transport.atr))
+
+    def application_of(self, ref: aids.PinRef) -> CardApplication:
+        """The application a PIN belongs to (its VERIFY and CHANGE go through it)."""
+        by_key: dict[str, CardApplication] = {"jpki": self.jpki, "card_info": self.card_info,
+                                              "card_surface": self.surface, "juki": self.juki}
+        return by_key[ref.application.key]
 
     @property
     def apdu_count(self) -> int:

@@ -48,7 +48,7 @@ from enum import StrEnum
 
 from drivers import errors
 from drivers.mynumber import aids
-from drivers.mynumber.base import CardApplication, PinInput
+from drivers.mynumber.base import PinInput
 from drivers.mynumber.card import MyNumberCard
 from drivers.mynumber.pinpolicy import prepare_new_pin
 from drivers.mynumber.session import PinStatus, zero
@@ -220,7 +220,7 @@ def _set_each(card: MyNumberCard, buffers: list[tuple[aids.PinRef, bytearray]]) 
             results.append(PinResult(ref.key, Outcome.NOT_SET, gone.code))
             continue
         try:
-            _application(card, ref).select()
+            card.application_of(ref).select()
             card.session.select_ef(ref.fid)
         except errors.TransportError as exc:  # the card left before this PIN's command was sent
             gone = exc
@@ -247,11 +247,6 @@ def _write_first_pin(card: MyNumberCard, ref: aids.PinRef, buffer: bytearray) ->
     """The one command that writes a first PIN: ``00 24 01 80 <new PIN>`` without a VERIFY (the
     simulator's choice, UNCONFIRMED; module docstring). The buffer is zeroed by the session."""
     card.session.change_reference_data(ref.fid, buffer)
-
-
-def _application(card: MyNumberCard, ref: aids.PinRef) -> CardApplication:
-    by_key: dict[str, CardApplication] = {"jpki": card.jpki, "card_info": card.card_info, "juki": card.juki}
-    return by_key[ref.application.key]
 
 
 def _result(card: MyNumberCard, results: list[PinResult]) -> IssuanceResult:

@@ -242,10 +242,11 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     """
     from kiosk.core.clerk import ClerkDesk
     from kiosk.core.dispatch import MonotonicClock
-    from kiosk.core.flows import APPLICATION, CARD_CHECK, PICKUP, RENEWAL, STATUS
+    from kiosk.core.flows import APPLICATION, CARD_CHECK, PICKUP, PIN_SERVICES, RENEWAL, STATUS
     from kiosk.core.flows.application import ApplicationFlow, StatusFlow
     from kiosk.core.flows.card_check import CardCheckFlow
     from kiosk.core.flows.pickup import PickupFlow
+    from kiosk.core.flows.pin_services import PinServicesFlow
     from kiosk.core.flows.renewal import RenewalFlow
     from kiosk.core.ports import TicketCounter
     from kiosk.core.shell import Shell
@@ -291,7 +292,7 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         caller = channel
     else:
         caller = staff_caller
-    flows: dict[str, Any] = {CARD_CHECK: CardCheckFlow}
+    flows: dict[str, Any] = {CARD_CHECK: CardCheckFlow, PIN_SERVICES: PinServicesFlow}
     if config.kiosk.station == "counter" and tasks is not None:
         desk = ClerkDesk(config.clerk.sign_out_after_seconds)  # the signed-in clerk outlives each pickup
         flows = {PICKUP: lambda host: PickupFlow(host, desk)}

@@ -30,6 +30,7 @@ from kiosk.core.application_keys import ALL_KEYS as APPLICATION_KEYS
 from kiosk.core.expiry_guidance import ALL_KEYS as EXPIRY_KEYS
 from kiosk.core.input import INPUT_KEYS
 from kiosk.core.pickup_keys import PICKUP_KEYS
+from kiosk.core.pin_service_keys import PIN_SERVICE_KEYS
 from kiosk.core.view import CheckLine, Notice, PinTries
 
 # --- keys ------------------------------------------------------------------------------------------------
@@ -100,7 +101,7 @@ ALL_MESSAGE_KEYS: frozenset[str] = frozenset({
     ERROR_NOT_MY_NUMBER, ERROR_CARD_REMOVED, ERROR_READER, ERROR_TIMEOUT, ERROR_CARD_GENERIC,
     CARD_KEEP_STILL, RENEWAL_SOON, RENEWAL_EXPIRED, PIN_TRIES_RULE,
     *RESULT_HEADLINES, NOTICE_PIN_BLOCKED, NOTICE_SIGN_NOT_SET, NOTICE_LAST_TRY, DETAILS_WITHHELD, TAKE_CARD,
-    *INPUT_KEYS, *APPLICATION_KEYS, *PICKUP_KEYS, *EXPIRY_KEYS,
+    *INPUT_KEYS, *APPLICATION_KEYS, *PICKUP_KEYS, *EXPIRY_KEYS, *PIN_SERVICE_KEYS,
     *DETAIL_LABELS, *SEX_KEYS, *CHECK_KEYS,
 })
 

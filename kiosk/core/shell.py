@@ -443,6 +443,7 @@ class Shell:
             renewal=flow.renewal,
             clerk=flow.clerk,
             pickup=flow.pickup,
+            pin_services=flow.pin_services,
         )
 
 

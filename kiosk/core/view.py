@@ -49,6 +49,11 @@ class Screen(StrEnum):
     SUPERVISOR = "supervisor"  # a supervisor signs in and overrides a failed check with a reason
     PICKUP_DONE = "pickup_done"  # handed over: recorded (queued, then delivered)
     PICKUP_STOPPED = "pickup_stopped"  # the card was pulled mid-way: what was and was not set
+    # PIN services (kiosk/core/flows/pin_services): the resident's palette
+    PIN_SERVICES = "pin_services"  # the four PINs' tries; change one, the three 4-digit ones at once, reset guide
+    PIN_CHANGE = "pin_change"  # a current or a new PIN on the pad (or the A–Z/0–9 keyboard: InputView.keys)
+    PIN_CHANGE_RESULT = "pin_change_result"  # per PIN: changed / not changed / unknown, and why
+    PIN_RESET_GUIDE = "pin_reset_guide"  # a locked PIN: where it can be reset and what to bring (the slip)
 
 
 class ReaderState(StrEnum):
@@ -254,3 +259,47 @@ class ViewState:
     renewal: RenewalView | None = None
     clerk: ClerkView | None = None  # the counter only
     pickup: PickupView | None = None
+    pin_services: PinServicesView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PinChangeLine:
+    """What happened to one PIN of a change. ``unknown`` is never a success: the card left while the
+    change was on its way, so the resident is told to try the new PIN and the old one, or ask the counter."""
+
+    pin: str  # auth | sign | card_info | juki
+    outcome: str  # changed | not_changed | unknown | not_attempted
+    outcome_key: str  # "pin_service.outcome.*"
+    reason_key: str | None = None  # "pin_service.reason.*": why not (or "not_confirmed" after a change)
+    reason_args: dict = field(default_factory=dict)
+    confirmed: bool = False  # changed, and the counter read again afterwards was full
+
+
+@dataclass(frozen=True, slots=True)
+class ResetAdvice:
+    """Where a locked (or last-try) PIN can be reset — never at this kiosk — and what to bring."""
+
+    pin: str
+    where: str  # convenience_store | counter
+    guide_key: str  # "pin_service.reset.*"
+    guide_args: dict = field(default_factory=dict)
+    bring: tuple[tuple[str, dict], ...] = ()  # ("pin_service.bring.*", args), in the order to show or print
+
+
+@dataclass(frozen=True, slots=True)
+class PinServicesView:
+    """The PIN services: no PIN value is ever here, only counts, names and message keys."""
+
+    pins: tuple[PinTries, ...] = ()  # auth, sign, card_info, juki: remaining, maximum, blocked, not_set, usable
+    changeable: tuple[str, ...] = ()  # the PINs that may be changed here now (EditField(field=pin))
+    common_offered: bool = False  # EditField(field="common"): one new 4-digit PIN for auth, card_info, juki
+    target: str | None = None  # PIN_CHANGE / PIN_CHANGE_RESULT: the PIN being changed, or "common"
+    entering: str | None = None  # PIN_CHANGE: "current" | "new" (InputView.stage says first or confirmation)
+    entering_for: str | None = None  # PIN_CHANGE: whose current PIN is typed; the target for the new one
+    step: int = 0  # PIN_CHANGE: this entry's number, 1-based …
+    steps: int = 0  # … of this many (each current PIN, then the new PIN)
+    headline: Notice | None = None  # PIN_CHANGE_RESULT: the first sentence
+    results: tuple[PinChangeLine, ...] = ()  # PIN_CHANGE_RESULT: one line per PIN of the change
+    resets: tuple[ResetAdvice, ...] = ()  # the slip: one entry per locked (or last-try) PIN
+    card_removed: bool = False  # the card left during the change (the result says what is known)
+    expiries: tuple[ExpiryLine, ...] = ()  # the auth certificate's last day and renewal (as on the result)

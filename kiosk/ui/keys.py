@@ -20,7 +20,8 @@ PIN_NAME_KEYS: dict[str, str] = {
 GENERIC_PIN_KEY = "pinname.generic"
 
 # The button that starts each task on the attract screen (kiosk.core.flows.TASKS).
-TASK_KEYS: dict[str, str] = {"card_check": "attract.start", "application": "task.application",
+TASK_KEYS: dict[str, str] = {"card_check": "attract.start", "pin_services": "task.pin_services",
+                             "application": "task.application",
                              "renewal": "task.renewal", "status": "task.status"}
 
 STATUS_KEYS: dict[str, str] = {
@@ -126,6 +127,12 @@ UI_KEYS: tuple[str, ...] = (
     "task.application",
     "task.status",
     "task.renewal",
+    "task.pin_services",
+    "pin_service.change_button",
+    "pin_service.common_button",
+    "pin_service.reset_button",
+    "pin_service.step",
+    "pin_service.back_to_menu",
     "common.back",
     "common.continue",
     "common.yes",

@@ -105,6 +105,8 @@ def sample_state(screen: Screen, language: str = "ja", **changes: object) -> Vie
         base = replace(base, reader=ReaderState.NOT_MY_NUMBER, message_key=m.ERROR_NOT_MY_NUMBER)
     elif screen in CLERK_SCREENS:
         base = _clerk_sample(base, screen)
+    elif screen in PIN_SERVICE_SCREENS:
+        base = _pin_services_sample(replace(base, reader=ReaderState.CARD_PRESENT), screen)
     else:
         base = _application_sample(base, screen)
     return replace(base, **changes) if changes else base
@@ -196,6 +198,44 @@ def _clerk_sample(base: ViewState, screen: Screen) -> ViewState:
     if screen is Screen.PICKUP_DONE:
         return replace(base, clerk=clerk, pickup=replace(pickup, handover="queued"))
     return replace(base, clerk=clerk, pickup=pickup, message_key="pickup.card_pulled")
+
+
+PIN_SERVICE_SCREENS = frozenset({Screen.PIN_SERVICES, Screen.PIN_CHANGE, Screen.PIN_CHANGE_RESULT,
+                                 Screen.PIN_RESET_GUIDE})
+
+
+def _pin_services_sample(base: ViewState, screen: Screen) -> ViewState:
+    """The PIN services with the longest texts they hold: a locked PIN, a sign PIN on its keyboard, a change
+    that ended with one PIN unknown, and the slip for two locked PINs."""
+    from kiosk.core import pin_service_keys as k
+    from kiosk.core.input import NEW_SIGN_PIN
+    from kiosk.core.view import PinChangeLine, PinServicesView, ResetAdvice
+
+    tries = (PinTries("auth", 3, 3, blocked=False, not_set=False, usable=2),
+             PinTries("sign", 0, 5, blocked=True, not_set=False, usable=0),
+             PinTries("card_info", 2, 3, blocked=False, not_set=False, usable=1),
+             PinTries("juki", 0, 3, blocked=True, not_set=False, usable=0))
+    resets = (ResetAdvice("sign", "convenience_store", k.RESET_STORE_SIGN, {"other": "auth"},
+                          ((k.BRING_CARD, {}), (k.BRING_APP, {}), (k.BRING_OTHER_PIN, {"other": "auth"}))),
+              ResetAdvice("juki", "counter", k.RESET_COUNTER, {"pin": "juki"},
+                          ((k.BRING_CARD, {}), (k.BRING_ID, {}), (k.BRING_REPRESENTATIVE, {}), (k.BRING_PROXY, {}))))
+    services = PinServicesView(pins=tries, changeable=("auth", "card_info"), common_offered=True, resets=resets,
+                               expiries=(ExpiryLine(AUTH_CERTIFICATE, "2031-03-31", "expired", "2030-12-31"),))
+    if screen is Screen.PIN_CHANGE:
+        entry = InputBuffer(NEW_SIGN_PIN)
+        for char in "AB12":
+            entry.add(char)
+        return replace(base, message_key=k.ENTER_NEW, message_args={"pin": "sign"},
+                       pin=entry.view(error=("input.mismatch", {}), note=(k.RULE_SIGN, {})),
+                       pin_services=replace(services, target="sign", entering="new", entering_for="sign",
+                                            step=2, steps=2))
+    if screen is Screen.PIN_CHANGE_RESULT:
+        results = (PinChangeLine("auth", "changed", k.OUTCOME_CHANGED, confirmed=True),
+                   PinChangeLine("card_info", "unknown", k.OUTCOME_UNKNOWN, k.REASON_CARD_REMOVED),
+                   PinChangeLine("juki", "not_attempted", k.OUTCOME_NOT_ATTEMPTED, k.REASON_CARD_REMOVED))
+        return replace(base, pin_services=replace(services, target="common", results=results, card_removed=True,
+                                                  headline=Notice(k.RESULT_UNKNOWN, tone="bad")))
+    return replace(base, pin_services=services)
 
 
 def _application_sample(base: ViewState, screen: Screen) -> ViewState:

@@ -26,8 +26,18 @@ class UiTranslator:
 
     def __call__(self, key: str, **args: object) -> str:
         pin = args.get("pin")
-        args["pin"] = self._translate(PIN_NAME_KEYS.get(str(pin), GENERIC_PIN_KEY) if pin else GENERIC_PIN_KEY)
+        args["pin"] = self._translate(_pin_name_key(pin) if pin else GENERIC_PIN_KEY)
+        if args.get("other"):  # the other JPKI PIN, in the PIN reset guide
+            args["other"] = self._translate(_pin_name_key(args["other"]))
         return self._translate(key, **args)
+
+
+# The three 4-digit PINs changed or set together (PIN services, the counter's PIN setup).
+COMMON_PIN_KEY = "pickup.pins.common"
+
+
+def _pin_name_key(pin: object) -> str:
+    return COMMON_PIN_KEY if pin == "common" else PIN_NAME_KEYS.get(str(pin), GENERIC_PIN_KEY)
 
 
 def format_date(t: UiTranslator, iso: str | None) -> str:

@@ -31,6 +31,7 @@ from kiosk.core.view import (
     IdEntryView,
     PhotoView,
     PickupView,
+    PinServicesView,
     ReaderState,
     ReceiptView,
     RenewalView,
@@ -44,7 +45,8 @@ APPLICATION = "application"
 STATUS = "status"
 RENEWAL = "renewal"
 PICKUP = "pickup"  # the clerk's counter: only on a kiosk with ``[kiosk] station = "counter"``
-TASKS: tuple[str, ...] = (CARD_CHECK, APPLICATION, RENEWAL, STATUS)
+PIN_SERVICES = "pin_services"  # PIN tries, change, and where a locked PIN is reset (kiosk/core/flows/pin_services)
+TASKS: tuple[str, ...] = (CARD_CHECK, PIN_SERVICES, APPLICATION, RENEWAL, STATUS)
 COUNTER_TASKS: tuple[str, ...] = (PICKUP,)
 
 
@@ -66,6 +68,7 @@ class FlowView:
     renewal: RenewalView | None = None
     clerk: ClerkView | None = None
     pickup: PickupView | None = None
+    pin_services: PinServicesView | None = None
 
 
 class FlowHost(Protocol):
@@ -135,4 +138,5 @@ class Flow(Protocol):
         ...
 
 
-__all__ = ["APPLICATION", "CARD_CHECK", "COUNTER_TASKS", "PICKUP", "STATUS", "TASKS", "Flow", "FlowHost", "FlowView"]
+__all__ = ["APPLICATION", "CARD_CHECK", "COUNTER_TASKS", "PICKUP", "PIN_SERVICES", "STATUS", "TASKS", "Flow",
+           "FlowHost", "FlowView"]

@@ -42,6 +42,10 @@ SCREEN_CLASSES: dict[Screen, tuple[str, str]] = {
     Screen.PICKUP_COMPARE: ("pickup_compare", "PickupCompareScreen"),
     Screen.PICKUP_FINISH: ("pickup_finish", "PickupFinishScreen"),
     Screen.PICKUP_DONE: ("pickup_finish", "PickupDoneScreen"),
+    Screen.PIN_SERVICES: ("pin_services", "PinServicesScreen"),
+    Screen.PIN_CHANGE: ("pin_change", "PinChangeScreen"),
+    Screen.PIN_CHANGE_RESULT: ("pin_services", "PinChangeResultScreen"),
+    Screen.PIN_RESET_GUIDE: ("pin_services", "PinResetGuideScreen"),
 }
 
 
