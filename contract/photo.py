@@ -6,7 +6,9 @@ https://www.kojinbango-card.go.jp/apprec/abroad/procedure/photo/ and its English
 https://www.kojinbango-card.go.jp/en-kofushinse-checkpoint/):
 
 * **Upload rules** (official numbers): JPEG, RGB (no CMYK), 20 KB–7 MB, 480–6000 px wide and high.
-  ``validate_photo(data)`` applies exactly these; the server calls it on arrival.
+  ``validate_photo(data)`` applies exactly these; ``validate_photo_header(data)`` the part that needs no
+  pixels (all but a damaged scan), which is what the reference server checks on arrival before its
+  background job runs ``validate_photo(data, content=True)``.
 * **Face rules** (official words, our numbers): taken from the front, no hat, plain white or off-white
   background, no shadow on the background, not out of focus or shaken, not too dark, face not off to one
   side, head not tilted; printed 45 × 35 mm (portrait, 3.5:4.5). Each has a named threshold below, marked
@@ -261,7 +263,17 @@ def validate_photo(data: bytes, *, content: bool = False) -> PhotoInfo:
     return info
 
 
-def _validate_upload(data: bytes) -> PhotoInfo:
+def validate_photo_header(data: bytes) -> PhotoInfo:
+    """The upload rules that need no pixels: JPEG magic, byte size, and what Pillow reads from the headers
+    (format, dimensions, colour mode), plus an end-of-image marker after the first scan (not truncated).
+
+    For a server that answers first and decodes later (the reference server's background photo check):
+    about 20 µs instead of the ~2 ms draft decode, and ``validate_photo`` on the same bytes refuses nothing
+    this accepts except damaged entropy-coded data — and the face rules when asked."""
+    return _validate_upload(data, decode=False)
+
+
+def _validate_upload(data: bytes, *, decode: bool = True) -> PhotoInfo:
     if not data.startswith(JPEG_MAGIC):
         raise PhotoRejected("photo_not_jpeg", "The photo must be a JPEG file (PNG, HEIC and others are refused).")
     size = len(data)
@@ -275,7 +287,19 @@ def _validate_upload(data: bytes) -> PhotoInfo:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise PhotoRejected("photo_corrupt", "The photo is not a readable JPEG file.") from exc
         with image:
+            if not decode:
+                return _check_header(image, size, data)
             return _check_opened(image, size)
+
+
+def _check_header(image: Image.Image, size: int, data: bytes) -> PhotoInfo:
+    width, height = _check_format(image)
+    # In entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so an FF D9 after the
+    # first start-of-scan is the image's own end (an EXIF thumbnail's comes before it): none means truncated.
+    scan = data.find(b"\xff\xda")
+    if scan < 0 or data.rfind(b"\xff\xd9") < scan:
+        raise PhotoRejected("photo_corrupt", "The photo is truncated or damaged.")
+    return PhotoInfo(width=width, height=height, size_bytes=size)
 
 
 def _bad_dimensions(width: int | None = None, height: int | None = None) -> PhotoRejected:
@@ -286,12 +310,18 @@ def _bad_dimensions(width: int | None = None, height: int | None = None) -> Phot
     )
 
 
-def _check_opened(image: Image.Image, size: int) -> PhotoInfo:
+def _check_format(image: Image.Image) -> tuple[int, int]:
+    """Format, dimensions and colour mode, as the headers give them; the dimensions."""
     if image.format not in _JPEG_FORMATS:
         raise PhotoRejected("photo_not_jpeg", "The photo must be a JPEG file.")
     width, height = image.size
     check_dimensions(width, height)
     check_mode(image.mode)
+    return width, height
+
+
+def _check_opened(image: Image.Image, size: int) -> PhotoInfo:
+    width, height = _check_format(image)
     try:
         image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
         image.load()

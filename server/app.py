@@ -1,7 +1,8 @@
 """The app factory. ``create_app(settings)`` has no side effects; the lifespan does the work at start:
 load (or create) the server secret, open the database, migrate it to head, register the kiosks listed in
-settings and load the kiosk CA and the JPKI auth CAs (renewals) — in that order, so a misconfigured server
-refuses to start rather than answering wrongly.
+settings, load the kiosk CA and the JPKI auth CAs (renewals) and open the photo store — in that order, so
+a misconfigured server refuses to start rather than answering wrongly — then start the background photo
+check (``server/photo_checks.py``), which the lifespan stops again before the database is closed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.db import make_engine, make_session_factory, require_head, upgrade_to_head
+from server.db import make_engine, make_read_session_factory, make_session_factory, require_head, upgrade_to_head
 from server.deps import Clock, ServerContext
 from server.errors import install_error_handlers
 from server.keys import ServerKeys, load_or_create_secret
 from server.middleware import BodyLimitMiddleware, PathGuardMiddleware, RequestLogMiddleware
 from server.models import Kiosk
+from server.photo_checks import PhotoCheckJob
+from server.photo_store import photo_store
 from server.ratelimit import LookupLimiter
 from server.renewal_checks import load_auth_cas
 from server.routes import all_routers
@@ -98,6 +101,11 @@ def build_context(settings: Settings, clock: Clock) -> ServerContext:
     nonces = LookupLimiter(
         burst=settings.renewal_nonce_burst, refill_seconds=settings.renewal_nonce_refill.total_seconds()
     )
+    reads = make_read_session_factory(engine)
+    photos = photo_store(settings)
+    checks = PhotoCheckJob(
+        sessions=sessions, reads=reads, store=photos, keys=keys, clock=clock, face_checks=settings.photo_face_checks
+    )
     return ServerContext(
         settings=settings,
         engine=engine,
@@ -108,6 +116,9 @@ def build_context(settings: Settings, clock: Clock) -> ServerContext:
         lookups=lookups,
         jpki_auth_cas=load_auth_cas(settings.jpki_auth_ca_files),
         nonces=nonces,
+        reads=reads,
+        photos=photos,
+        photo_checks=checks,
     )
 
 
@@ -131,18 +142,24 @@ def _openapi_with_mtls(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    """Build the ASGI app. Nothing touches disk or database until the lifespan starts."""
+def create_app(settings: Settings, *, clock: Clock | None = None, photo_checks: bool = True) -> FastAPI:
+    """Build the ASGI app. Nothing touches disk or database until the lifespan starts.
+
+    ``photo_checks``: run the background photo check in a thread of this process (tests, the demo, the
+    benchmark's in-process server); ``serve`` passes False and runs it in a process of its own instead."""
     now = clock or utc_now
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = build_context(settings, now)
         app.state.context = context
+        if photo_checks:
+            context.photo_checks.start()
         try:
             yield
         finally:
             app.state.context = None
+            context.photo_checks.stop()
             context.engine.dispose()
 
     app = FastAPI(

@@ -2,9 +2,19 @@
 
 SQLite needs care to behave under a threaded server: WAL so readers never block the writer, foreign keys
 switched on (they are off by default), a busy timeout instead of instant "database is locked", and
-``BEGIN IMMEDIATE`` so that a transaction that reads and then writes cannot deadlock against another one
-doing the same (SQLite cannot upgrade a read lock while another reader waits to write). Slow work (password
-hashing, photo checks) is therefore kept outside transactions by the callers.
+``BEGIN IMMEDIATE`` for writing transactions so that a transaction that reads and then writes cannot
+deadlock against another one doing the same (SQLite cannot upgrade a read lock while another reader waits
+to write). Slow work (password hashing, photo checks, photo files) is therefore kept outside transactions by
+the callers.
+
+Two session factories share one engine and pool: ``make_session_factory`` (read-write: on SQLite the
+writer lock, ``BEGIN IMMEDIATE``) and ``make_read_session_factory`` (read-only: a deferred ``BEGIN``, which
+in WAL mode reads a snapshot and waits for nobody). Most requests only read — who is this kiosk, is this
+a retry, where is an application — so only the one write of a request queues for SQLite's single writer.
+Read-only is enforced, not a convention: ``PRAGMA query_only`` on SQLite (switched only when a pooled
+connection changes role), a look at every statement's first word on PostgreSQL, and on both backends the
+session raises before any SQL is sent when asked to flush a change or to execute an INSERT, UPDATE or
+DELETE. On PostgreSQL reads run in autocommit: no BEGIN/ROLLBACK round trips, no snapshot held open.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +45,12 @@ MIGRATION_LOCK_KEY = 0x4B494F53_4B4D4947  # ASCII "KIOSKMIG" = 54249544453087091
 # How long a starter waits for another process's migration before it gives up with a clear error. Long,
 # because a migration of a large table may take minutes; finite, so a stuck holder is noticed.
 MIGRATION_LOCK_WAIT = "600s"
+# The execution option that marks the read-only engine view (see make_read_session_factory).
+READ_ONLY = "kiosk_read_only"
+# How long a waiting writer sleeps between tries of another process's SQLite writer lock (seconds): short,
+# because a write transaction holds it for about a millisecond (SQLite's own busy handler sleeps 1, 2, 5 …
+# up to 100 ms, which turns a queue of two into a tail).
+_CROSS_PROCESS_POLL = (0.0002, 0.0005, 0.001, 0.002)
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,43 +77,160 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     # Writers queue on an in-process lock first: SQLite's own busy handler polls with sleeps of up to
-    # 100 ms, which under contention turns a 2 ms transaction into a one-second tail. Other processes
-    # (the CLI importing a CRL) still meet the busy timeout. The lock has a timeout too, so a programming
-    # error (two transactions open in one thread) fails like "database is locked" instead of hanging.
+    # 100 ms, which under contention turns a 2 ms transaction into a one-second tail. Writers of other
+    # server processes (``serve --workers N``) queue on an ``flock`` next to the database (_WriterFileLock);
+    # other programs (the CLI importing a CRL) still meet the busy timeout. The lock has a timeout too, so a
+    # programming error (two transactions open in one thread) fails like "database is locked" instead of
+    # hanging. Read-only transactions take neither: in WAL mode a deferred BEGIN reads a snapshot.
     writer = threading.Lock()
+    file_lock = _WriterFileLock.for_database(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
+        info = connection.info
+        if connection.get_execution_options().get(READ_ONLY, False):
+            if not info.get("query_only"):
+                connection.exec_driver_sql("PRAGMA query_only=1")
+                info["query_only"] = True
+            connection.exec_driver_sql("BEGIN")
+            return
         if not writer.acquire(timeout=_LOCK_TIMEOUT_SECONDS):
             raise TimeoutError("the SQLite database stayed locked by another transaction")
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if file_lock is not None:
+                file_lock.acquire(_LOCK_TIMEOUT_SECONDS)
+            try:
+                if info.get("query_only"):
+                    connection.exec_driver_sql("PRAGMA query_only=0")
+                    info["query_only"] = False
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if file_lock is not None:
+                    file_lock.release()
+                raise
         except BaseException:
             writer.release()
             raise
-        connection.info["sqlite_writer"] = True
+        info["sqlite_writer"] = True
 
     def release(connection: Any) -> None:
         if connection.info.pop("sqlite_writer", False):
+            if file_lock is not None:
+                file_lock.release()
             writer.release()
 
     event.listen(engine, "commit", release)
     event.listen(engine, "rollback", release)
 
 
+class _WriterFileLock:
+    """An exclusive ``flock`` on ``<database>.write-lock``, held by this process's one writing transaction.
+
+    Why: with several server processes on one SQLite file, SQLite's busy handler is the only queue, and it
+    sleeps in growing steps; this lock is taken right after the in-process lock and polled in sub-millisecond
+    steps, so the next process's writer starts almost as soon as the last one commits. Opened once per
+    engine (after the fork: every worker builds its own engine, and a flock is per open file). A sidecar
+    file for the same reason as the migration lock (SQLite's own locks are fcntl locks on the database)."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    @classmethod
+    def for_database(cls, database: str | None) -> _WriterFileLock | None:
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None  # an in-memory database belongs to one process
+        return cls(f"{database}.write-lock")
+
+    def acquire(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        tries = 0
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the SQLite database stayed locked by another server process") from None
+                time.sleep(_CROSS_PROCESS_POLL[min(tries, len(_CROSS_PROCESS_POLL) - 1)])
+                tries += 1
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+# Connections kept open per process. A sync route runs in one of AnyIO's 40 worker threads, and now that
+# reads run concurrently (not one at a time behind the writer lock) most of them hold a connection at
+# once: a pool smaller than that opens and closes "overflow" connections all the time (a SQLite connection
+# costs its PRAGMAs, a PostgreSQL one a login). PostgreSQL keeps fewer per process: its server-side cost
+# is multiplied by the workers (the default max_connections is 100).
+SQLITE_POOL = 40
+POSTGRESQL_POOL = 20
+
+
 def make_engine(url: str) -> Engine:
+    """The engine of one process. No ``pool_pre_ping`` on PostgreSQL: it costs a round trip per checkout
+    (three per application); after a database restart the requests in flight fail once, SQLAlchemy then
+    discards the whole pool, and the kiosks' outboxes retry."""
     url = normalise_url(url)
     if is_sqlite(url):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=8, max_overflow=32
+            url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=SQLITE_POOL, max_overflow=10
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=POSTGRESQL_POOL, max_overflow=20)
+    _guard_postgresql_reads(engine)
+    return engine
+
+
+_READ_STATEMENTS = ("select", "with", "show", "values")
+
+
+def _guard_postgresql_reads(engine: Engine) -> None:
+    """A read-only (autocommit) connection sends nothing but queries: even a raw ``text()`` UPDATE, which
+    the session cannot recognise, is refused before it reaches the database."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY, False):
+            first = statement.lstrip(" \t\r\n(").split(None, 1)[0].lower() if statement.strip() else ""
+            if first not in _READ_STATEMENTS:
+                raise _refused()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Read-write sessions (on SQLite: the writer lock and ``BEGIN IMMEDIATE`` at the first statement)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class ReadOnlySession(Session):
+    """A session that refuses to write: changed objects at flush, and INSERT/UPDATE/DELETE statements. A
+    write through a read-only session is a programming error (on SQLite it would try to upgrade a snapshot
+    outside the writer queue, and SQLite refuses it anyway: ``query_only``)."""
+
+    def flush(self, objects: Any = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise _refused()
+        super().flush(objects)
+
+    def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(statement, "is_dml", False):
+            raise _refused()
+        return super().execute(statement, *args, **kwargs)
+
+
+def _refused() -> RuntimeError:
+    return RuntimeError("a read-only session was asked to write; use context.sessions()")
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Read-only sessions on the same engine and pool: no writer lock, a deferred ``BEGIN`` (SQLite, WAL)
+    or autocommit (PostgreSQL: each SELECT its own snapshot, as READ COMMITTED gives anyway, without the
+    BEGIN and ROLLBACK round trips). For lookups only (identity, replays, status, GETs)."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if not is_sqlite(str(engine.url)):
+        options["isolation_level"] = "AUTOCOMMIT"
+    return sessionmaker(engine.execution_options(**options), class_=ReadOnlySession, expire_on_commit=False)
 
 
 def alembic_config(engine: Engine | None) -> Config:

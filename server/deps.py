@@ -2,16 +2,22 @@
 
 Who is calling is decided here and only here. Every ``/v1`` request must come from a registered kiosk
 (client certificate issued by the kiosk CA, fingerprint registered, kiosk enabled); clerk routes also need
-a bearer token. Identity checks use their own short transaction so that slow work in the route (photo
-checks) never runs while SQLite's write lock is held.
+a bearer token. Identity checks use their own short read-only transaction (no SQLite writer lock, see
+``server/db.py``), so they never queue behind writes and slow work in the route never holds a lock.
+
+What a certificate *is* — its fingerprint, whether the kiosk CA signed it, its validity window — does not
+change, so it is worked out once per certificate and kept (``CertificateCache``); whether that fingerprint
+is a registered, enabled kiosk is asked of the database on every request, so disabling a kiosk takes
+effect at its next call.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from cryptography import x509
 from fastapi import Depends, Header, Request
@@ -22,21 +28,70 @@ from sqlalchemy.orm import Session, sessionmaker
 from drivers.mynumber.trust import TrustStore
 from server import security
 from server.errors import ApiError
+from server.idempotency import body_sha256
 from server.keys import ServerKeys
 from server.models import Kiosk
+from server.photo_checks import PhotoCheckJob
+from server.photo_store import PhotoStore
 from server.ratelimit import LookupLimiter
 from server.schemas import IDEMPOTENCY_KEY_PATTERN
 from server.settings import Settings
-from server.tls import client_certificate, fingerprint, issued_by
+from server.tls import fingerprint, issued_by, parse_certificate
 
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedCertificate:
+    """What one client certificate is, worked out once: fingerprint, signed by a kiosk CA, validity."""
+
+    fingerprint: str
+    signed: bool
+    not_before: datetime
+    not_after: datetime
+
+    def trusted_at(self, now: datetime) -> bool:
+        return self.signed and self.not_before <= now <= self.not_after
+
+
+@dataclass
+class CertificateCache:
+    """Client certificates (as the TLS extension carries them) already parsed and checked against the kiosk
+    CAs — one signature verification per certificate instead of one per request. Bounded: emptied when full."""
+
+    limit: int = 4096
+    _entries: dict[Any, CheckedCertificate | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self, encoded: Any, cas: tuple[x509.Certificate, ...]) -> CheckedCertificate | None:
+        """None when the bytes are no certificate."""
+        key = encoded if isinstance(encoded, str | bytes) else bytes(encoded)
+        try:
+            return self._entries[key]
+        except KeyError:
+            pass
+        certificate = parse_certificate(key)
+        checked = None if certificate is None else _checked(certificate, cas)
+        with self._lock:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            self._entries[key] = checked
+        return checked
+
+
+def _checked(certificate: x509.Certificate, cas: tuple[x509.Certificate, ...]) -> CheckedCertificate:
+    not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    # issued_by checks signature and issuer at a moment; at not_before it judges the signature alone
+    signed = any(issued_by(certificate, ca, now=not_before) for ca in cas)
+    return CheckedCertificate(fingerprint(certificate), signed, not_before, not_after)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerContext:
-    """What the lifespan builds once: settings, database, keys, clock, the trusted kiosk CAs, the per-kiosk
-    budget of status lookups that find nothing, the JPKI auth CAs renewals chain to (empty: renewals off)
-    and the per-kiosk budget of renewal nonces."""
+    """What the lifespan builds once: settings, database (read-write and read-only sessions), keys, clock,
+    the trusted kiosk CAs, the per-kiosk budget of status lookups that find nothing, the JPKI auth CAs
+    renewals chain to (empty: renewals off), the per-kiosk budget of renewal nonces, the photo store, the
+    background photo check (started by the app's lifespan, not here) and the checked client certificates."""
 
     settings: Settings
     engine: Engine
@@ -47,6 +102,10 @@ class ServerContext:
     lookups: LookupLimiter
     jpki_auth_cas: TrustStore
     nonces: LookupLimiter
+    reads: sessionmaker[Session]
+    photos: PhotoStore
+    photo_checks: PhotoCheckJob
+    certificates: CertificateCache = field(default_factory=CertificateCache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +131,31 @@ def get_session(context: ContextDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_read_session(context: ContextDep) -> Iterator[Session]:
+    """A read-only session (``server/db.py``): for routes that only look things up."""
+    with context.reads() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
+def _client_certificate_entry(request: Request) -> Any:
+    tls = request.scope.get("extensions", {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    return chain[0] if chain else None
+
+
 def get_kiosk(request: Request, context: ContextDep) -> KioskIdentity:
-    certificate = client_certificate(request.scope)
-    if certificate is None:
+    entry = _client_certificate_entry(request)
+    checked = None if entry is None else context.certificates.check(entry, context.kiosk_cas)
+    if checked is None:
         raise ApiError(403, "kiosk_certificate_required", "This endpoint needs a kiosk client certificate (mTLS).")
-    now = context.clock()
-    if context.kiosk_cas and not any(issued_by(certificate, ca, now=now) for ca in context.kiosk_cas):
+    if context.kiosk_cas and not checked.trusted_at(context.clock()):
         raise ApiError(403, "kiosk_certificate_untrusted", "The client certificate is not a valid kiosk certificate.")
-    digest = fingerprint(certificate)
-    with context.sessions() as session:
-        kiosk = session.scalar(select(Kiosk).where(Kiosk.cert_sha256 == digest))
+    digest = checked.fingerprint
+    with context.reads() as session:
+        kiosk = session.execute(select(Kiosk.kiosk_id, Kiosk.enabled).where(Kiosk.cert_sha256 == digest)).first()
         session.close()
     if kiosk is None:
         raise ApiError(
@@ -108,7 +182,7 @@ def get_clerk(
 ) -> security.Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise ApiError(401, "token_required", "Sign in as a clerk first (Authorization: Bearer <token>).")
-    with context.sessions() as session:
+    with context.reads() as session:
         principal = security.authenticate(
             session, credentials.credentials, kiosk_id=kiosk.kiosk_id, now=context.clock()
         )
@@ -136,6 +210,14 @@ def get_supervisor(principal: ClerkDep) -> security.Principal:
 
 
 SupervisorDep = Annotated[security.Principal, Depends(get_supervisor)]
+
+async def get_body_sha256(request: Request) -> str:
+    """The SHA-256 of the body as received (``idempotency.body_sha256``); FastAPI has read the body already
+    to parse it, so this hashes the cached bytes."""
+    return body_sha256(await request.body())
+
+
+BodySha256 = Annotated[str, Depends(get_body_sha256)]
 
 IdempotencyKey = Annotated[
     str,

@@ -94,6 +94,16 @@ class Lifecycle:
         return NEXT_STEP[self.status]
 
 
+def resident_next_step(lifecycle: Lifecycle, photo_check: str | None) -> NextStep | None:
+    """The next step, with the photo's background check (``server/photo_checks.py``) taken into account:
+    while the card is not yet made, a photo that needs a retake sends the resident to the counter (a new
+    photo for a received application is taken there; kiosks know no "retake" step yet, and every kiosk
+    already shows ``contact_counter``). Once the card is at the counter or handed over, the photo is moot."""
+    if photo_check == "retake_needed" and lifecycle.status in BEFORE_PICKUP:
+        return "contact_counter"
+    return lifecycle.next_step
+
+
 def derive(
     stored: str | None, stored_updated_at: datetime | None, pickups: Iterable[PickupFact]
 ) -> Lifecycle | None:

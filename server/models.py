@@ -127,6 +127,17 @@ class Application(Base):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The filesystem photo store (server/photo_store.py, migration 0008): the file's random id and the
+    # SHA-256 of its sealed bytes (checked on every read); ``photo_sealed`` is then b"". NULL: in the row.
+    photo_ref: Mapped[str | None] = mapped_column(String(64))
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The pixel and face checks after the answer (server/photo_checks.py): pending | passed | retake_needed,
+    # the ``photo_*`` code of the broken rule, when it was decided, and the background job's claim.
+    photo_check: Mapped[str] = mapped_column(String(16), index=True, server_default="passed")
+    photo_rule: Mapped[str | None] = mapped_column(String(32))
+    photo_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    photo_check_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    photo_check_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RenewalNonce(Base):

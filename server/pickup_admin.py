@@ -10,6 +10,7 @@ person at the counter — are kept sealed (``holder_sealed``) and shown only in 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from contract.basic4 import normalise_birth_date
 from contract.crl import normalise_key_id, normalise_serial
 from contract.photo import PhotoRejected, validate_photo
 from server import lifecycle, matching
+from server.application_intake import application_photo
 from server.deps import ServerContext
 from server.errors import ApiError
 from server.identifiers import (
@@ -31,9 +33,11 @@ from server.identifiers import (
     new_pickup_id,
 )
 from server.models import Application, Pickup
+from server.photo_store import PhotoUnavailable
 from server.schemas import Basic4In, CardRef, HolderOut, PickupCreate, PickupOut
 
 HOLDER_PURPOSE = "pickup-holder"
+log = logging.getLogger("server.pickups")
 
 
 def basic4(model: Basic4In) -> matching.Basic4:
@@ -47,7 +51,10 @@ def photo_of(session: Session, context: ServerContext, pickup: Pickup) -> str | 
     if pickup.application_row_id is not None:
         application = session.get(Application, pickup.application_row_id)
         if application is not None:
-            return encode_photo(context.keys.unseal(application.photo_sealed, purpose="application-photo"))
+            try:
+                return encode_photo(application_photo(context, application))
+            except PhotoUnavailable as exc:  # missing or not the recorded one: never show another person's
+                log.error("photo of application row %d not shown: %s", application.id, exc)
     return None
 
 

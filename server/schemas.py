@@ -56,6 +56,12 @@ KeyIdHex = Annotated[str, Field(pattern=KEY_ID_PATTERN, description="Authority/s
 Finite = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 
 PickupStatus = Literal["ready", "handed_over", "cancelled"]
+PhotoCheckState = Literal["pending", "passed", "retake_needed"]
+_PHOTO_CHECK = (
+    "The photo's pixel and face checks (server/photo_checks.py): pending (not run yet: the answer came "
+    "first), passed, or retake_needed (a rule failed, see photo_rule; the resident contacts the counter)."
+)
+_PHOTO_RULE = "The photo_* code of the rule the photo broke (e.g. photo_eyes_open) when retake_needed, else null."
 
 
 class Strict(BaseModel):
@@ -127,6 +133,11 @@ class ApplicationReceipt(BaseModel):
     status: ApplicationStatus
     received_at: datetime
     duplicate: bool = Field(description="True when this answers a retry with the same Idempotency-Key.")
+    photo_check: PhotoCheckState | None = Field(
+        default=None,
+        description="What was known of the photo checks when the application was received: pending when they "
+        "run after the answer, passed when the server ran them first. Absent in receipts from before it existed.",
+    )
 
 
 class ApplicationState(BaseModel):
@@ -135,6 +146,8 @@ class ApplicationState(BaseModel):
     status: ApplicationStatus
     received_at: datetime
     updated_at: datetime
+    photo_check: PhotoCheckState | None = Field(default=None, description=_PHOTO_CHECK)
+    photo_rule: str | None = Field(default=None, description=_PHOTO_RULE)
 
 
 class ApplicationStatusOut(BaseModel):
@@ -147,8 +160,13 @@ class ApplicationStatusOut(BaseModel):
     updated_at: datetime = Field(description="When the record that decides the status last changed.")
     next_step: NextStep | None = Field(
         description="What the resident does now: wait_for_notice (the pickup notice comes by post), "
-        "collect_at_counter (bring the notice and ID documents), contact_counter; null when nothing is left."
+        "collect_at_counter (bring the notice and ID documents), contact_counter (also when the photo needs a "
+        "retake); null when nothing is left."
     )
+    photo_check: PhotoCheckState | None = Field(
+        default=None, description=_PHOTO_CHECK + " Null when the city received the application another way."
+    )
+    photo_rule: str | None = Field(default=None, description=_PHOTO_RULE)
 
 
 # --- renewals with an existing card -------------------------------------------------------------------------

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 ClientCertMode = Literal["required", "optional"]
+PhotoStoreKind = Literal["filesystem", "database"]
+PhotoChecksIn = Literal["background", "request"]
+PHOTO_STORES: tuple[PhotoStoreKind, ...] = ("filesystem", "database")
+PHOTO_CHECKS_IN: tuple[PhotoChecksIn, ...] = ("background", "request")
 
 KIOSK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _KIOSK_ID = re.compile(KIOSK_ID_PATTERN)
@@ -94,6 +98,21 @@ class Settings:
     # the kiosk checked the same rules before sending. Their thresholds are UNCONFIRMED (no public numbers);
     # a city that wants only the upload rules sets [photos] face_checks = false.
     photo_face_checks: bool = True
+    # Where the pixel checks run (server/photo_checks.py). "background": the request checks only what the
+    # JPEG's headers say (format, size, dimensions, colour mode, not truncated) and answers 201 with
+    # ``photo_check: "pending"``; a job in every server process decodes the photo and applies the face rules
+    # afterwards, and marks a failing application ``retake_needed`` (status lookups show it). "request": all
+    # of it inside the request, a failing photo is a 422 (the behaviour before issue 11; ~25-40 ms each).
+    photo_checks_in: PhotoChecksIn = "background"
+    # Where application photos (sealed) live (server/photo_store.py): "filesystem", one 0600 file per photo
+    # named by a random id in ``photo_directory`` (0700; default: "photos" next to the secret file, i.e. in
+    # the server's state folder), its SHA-256 in the row; or "database", the sealed bytes in the row.
+    photo_store: PhotoStoreKind = "filesystem"
+    photo_directory: Path | None = None
+    # How long an idle kiosk connection stays open (uvicorn's keep-alive). Longer than a kiosk's usual gap
+    # between calls (outbox poll 30 s, heartbeats), so a kiosk rarely pays a new TLS handshake; each idle
+    # connection costs the server a socket and some buffers (~100 KB).
+    keep_alive_seconds: int = 120
 
     def __post_init__(self) -> None:
         if self.client_cert_mode not in ("required", "optional"):
@@ -120,9 +139,20 @@ class Settings:
             raise ValueError("renewal_nonce_burst must be at least 1")
         if self.renewal_nonce_refill <= timedelta(0):
             raise ValueError("renewal_nonce_refill must be positive")
+        if self.photo_store not in PHOTO_STORES:
+            raise ValueError(f"photos.store must be one of {', '.join(PHOTO_STORES)}")
+        if self.photo_checks_in not in PHOTO_CHECKS_IN:
+            raise ValueError(f"photos.checks must be one of {', '.join(PHOTO_CHECKS_IN)}")
+        if not 1 <= self.keep_alive_seconds <= 3600:
+            raise ValueError("server.keep_alive_seconds must be 1-3600")
         object.__setattr__(self, "jpki_auth_ca_files", tuple(Path(p) for p in self.jpki_auth_ca_files))
         checked = {check_kiosk_id(k): normalise_fingerprint(v) for k, v in self.kiosks.items()}
         object.__setattr__(self, "kiosks", checked)
+
+    @property
+    def photo_folder(self) -> Path:
+        """The folder of the filesystem photo store: as configured, else ``photos`` beside the secret file."""
+        return self.photo_directory if self.photo_directory is not None else self.secret_file.parent / "photos"
 
     @property
     def tls_enabled(self) -> bool:
@@ -171,6 +201,8 @@ class Settings:
             kwargs["migrate_on_start"] = value
         if "max_body_bytes" in server:
             kwargs["max_body_bytes"] = int(server.pop("max_body_bytes"))
+        if "keep_alive_seconds" in server:
+            kwargs["keep_alive_seconds"] = int(server.pop("keep_alive_seconds"))
         if "heartbeat_stale_seconds" in server:
             kwargs["heartbeat_stale_after"] = timedelta(seconds=int(server.pop("heartbeat_stale_seconds")))
         for key, name in (("certfile", "tls_certfile"), ("keyfile", "tls_keyfile"), ("kiosk_ca", "kiosk_ca_file")):
@@ -210,6 +242,11 @@ class Settings:
             if not isinstance(value, bool):
                 raise ValueError("photos.face_checks must be true or false")
             kwargs["photo_face_checks"] = value
+        for key, name in (("store", "photo_store"), ("checks", "photo_checks_in")):
+            if key in photos:
+                kwargs[name] = str(photos.pop(key))
+        if "directory" in photos:
+            kwargs["photo_directory"] = path(str(photos.pop("directory")))
         leftovers = [f"server.{k}" for k in server] + [f"tls.{k}" for k in tls] + [f"clerks.{k}" for k in clerks]
         leftovers += [f"status_lookup.{k}" for k in lookups] + [f"renewals.{k}" for k in renewals]
         leftovers += [f"photos.{k}" for k in photos]

@@ -4,11 +4,17 @@ the status lookups residents make at a kiosk (rate-limited per kiosk: ``server/r
 A second application for the same 申請書ID under another key — the resident applying twice, or two kiosks —
 is answered 409 ``already_submitted`` with the first application's receipt (receipt id, masked id, status,
 times; nothing personal), so the kiosk can tell the resident the truth and mark its item delivered.
+
+What a submission costs the database (issue 11): one read-only transaction (is it a retry? already
+submitted?) that waits for no writer, then — only for a new application — one write transaction holding a
+small row and its idempotency record; the photo is in the photo store by then (``application_intake``).
+Races between that read and the write are settled by the unique constraints: the loser's write fails and
+it answers from a second read. The photo's pixel and face checks run after the answer
+(``server/photo_checks.py``) unless ``[photos] checks = "request"``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -17,13 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contract.payloads import effective_options
-from contract.photo import PhotoRejected, validate_photo
-from server import idempotency
-from server.deps import ContextDep, IdempotencyKey, KioskDep, ServerContext
+from contract.photo import PhotoRejected
+from server import application_intake, idempotency
+from server.deps import BodySha256, ContextDep, IdempotencyKey, KioskDep, ServerContext
 from server.errors import ApiError
-from server.identifiers import application_lookup_key, decode_photo, mask_application_id, new_receipt_id
-from server.lifecycle import Lifecycle, PickupFact, derive
+from server.identifiers import application_lookup_key, decode_photo, mask_application_id
+from server.lifecycle import Lifecycle, PickupFact, derive, resident_next_step
 from server.models import Application, Pickup
 from server.ratelimit import retry_after_header
 from server.schemas import (
@@ -79,6 +84,8 @@ def _state(session: Session, application: Application) -> ApplicationState:
         status=lifecycle.status,
         received_at=application.received_at,
         updated_at=lifecycle.updated_at,
+        photo_check=application.photo_check,  # type: ignore[arg-type]
+        photo_rule=application.photo_rule,
     )
 
 
@@ -110,11 +117,32 @@ def _not_found() -> ApiError:
     return ApiError(404, "application_not_found", "No application is known under this application id.")
 
 
-def _replay(session: Session, *, kiosk_id: str, key: str, body_hash: str) -> JSONResponse | None:
-    replay = idempotency.find(session, kiosk_id=kiosk_id, scope=SCOPE, key=key, body_hash=body_hash)
-    if replay is None:
-        return None
-    return JSONResponse({**replay.body, "duplicate": True}, status_code=200)
+def _earlier_answer(
+    context: ServerContext, *, kiosk_id: str, key: str, body_hash: str, lookup: str, body: ApplicationCreate
+) -> JSONResponse | None:
+    """In one read-only session: the replay of a retry (200), or 409 ``already_submitted`` /
+    ``idempotency_key_reused``; None for a new application.
+
+    The application is looked for *before* the key's record: both are committed in one transaction, and on
+    PostgreSQL each statement sees what was committed when it began, so a record found after the
+    application is never missed, while in the other order a retry racing the first request could find
+    the application but not yet its record and be told ``already_submitted``."""
+    with context.reads() as session:
+        existing = session.scalar(select(Application.id).where(Application.application_key == lookup))
+        replay = idempotency.find(
+            session,
+            kiosk_id=kiosk_id,
+            scope=SCOPE,
+            key=key,
+            body_hash=body_hash,
+            same_request=application_intake.same_application(context, body, lookup),
+        )
+        if replay is not None:
+            return JSONResponse({**replay.body, "duplicate": True}, status_code=200)
+        if existing is not None:
+            raise _already_submitted(session, session.get_one(Application, existing))
+        session.close()
+    return None
 
 
 @router.post(
@@ -125,58 +153,38 @@ def _replay(session: Session, *, kiosk_id: str, key: str, body_hash: str) -> JSO
     summary="Submit a card application",
 )
 def submit_application(
-    body: ApplicationCreate, idempotency_key: IdempotencyKey, kiosk: KioskDep, context: ContextDep
+    body: ApplicationCreate,
+    idempotency_key: IdempotencyKey,
+    body_hash: BodySha256,
+    kiosk: KioskDep,
+    context: ContextDep,
 ) -> Any:
-    """201 with a receipt; 200 with the original receipt (``duplicate: true``) for a retry with the same key."""
-    body_hash = idempotency.request_hash(body)
-    with context.sessions() as session:
-        replay = _replay(session, kiosk_id=kiosk.kiosk_id, key=idempotency_key, body_hash=body_hash)
-        session.close()
-    if replay is not None:
-        return replay
+    """201 with a receipt (``photo_check: "pending"`` while the photo's checks wait for the background job);
+    200 with the original receipt (``duplicate: true``) for a retry with the same key."""
+    lookup = application_lookup_key(context.keys, body.application_id)
+
+    def earlier() -> JSONResponse | None:
+        return _earlier_answer(
+            context, kiosk_id=kiosk.kiosk_id, key=idempotency_key, body_hash=body_hash, lookup=lookup, body=body
+        )
+
+    answer = earlier()
+    if answer is not None:
+        return answer
 
     photo = decode_photo(body.photo_jpeg_base64)
     try:
-        validate_photo(photo, content=context.settings.photo_face_checks)
+        photo_check = application_intake.check_photo_rules(context, photo)
     except PhotoRejected as exc:
         raise ApiError(422, exc.code, exc.message) from exc
-    keys = context.keys
-    lookup = application_lookup_key(keys, body.application_id)
-    contact = None if body.contact is None else body.contact.model_dump(exclude_none=True)
-    # Absent options (a kiosk from before they existed) mean the defaults; what is stored is what the city acts on.
-    options = effective_options(None if body.options is None else body.options.model_dump())  # type: ignore[arg-type]
     now = context.clock()
-    application = Application(
-        receipt_id=new_receipt_id(),
-        application_key=lookup,
-        application_id_last4=body.application_id[-4:],
-        application_id_sealed=keys.seal(body.application_id.encode("ascii"), purpose="application-id"),
-        photo_sealed=keys.seal(photo, purpose="application-photo"),
-        contact_sealed=None if not contact else keys.seal(json.dumps(contact).encode(), purpose="contact"),
-        options_sealed=keys.seal(json.dumps(options, ensure_ascii=False).encode("utf-8"), purpose="options"),
-        status="received",
-        kiosk_id=kiosk.kiosk_id,
-        submitted_at=body.submitted_at,
-        received_at=now,
-        updated_at=now,
+    prepared = application_intake.prepare(
+        context, body, kiosk_id=kiosk.kiosk_id, lookup=lookup, photo=photo, photo_check=photo_check, now=now
     )
-    receipt = ApplicationReceipt(
-        receipt_id=application.receipt_id,
-        application_id_masked=mask_application_id(application.application_id_last4),
-        status="received",
-        received_at=now,
-        duplicate=False,
-    ).model_dump(mode="json")
-
-    with context.sessions() as session:
-        try:
-            existing = session.scalar(select(Application).where(Application.application_key == lookup))
-            if existing is not None:
-                replay = _replay(session, kiosk_id=kiosk.kiosk_id, key=idempotency_key, body_hash=body_hash)
-                if replay is not None:
-                    return replay
-                raise _already_submitted(session, existing)
-            session.add(application)
+    receipt = prepared.receipt()
+    try:
+        with context.sessions() as session:
+            session.add(prepared.application)
             idempotency.remember(
                 session,
                 kiosk_id=kiosk.kiosk_id,
@@ -188,15 +196,18 @@ def submit_application(
                 now=now,
             )
             session.commit()
-        except IntegrityError:
-            session.rollback()  # lost a race: a concurrent retry or another key for the same application
-            replay = _replay(session, kiosk_id=kiosk.kiosk_id, key=idempotency_key, body_hash=body_hash)
-            if replay is not None:
-                return replay
-            existing = session.scalar(select(Application).where(Application.application_key == lookup))
-            if existing is None:
-                raise
-            raise _already_submitted(session, existing) from None
+    except IntegrityError:
+        # lost a race: a concurrent retry or another key for the same application committed first
+        context.photos.discard(prepared.stored)
+        answer = earlier()
+        if answer is None:
+            raise
+        return answer
+    except BaseException:
+        context.photos.discard(prepared.stored)
+        raise
+    if photo_check != "passed":
+        context.photo_checks.wake()
     return JSONResponse(receipt, status_code=201)
 
 
@@ -209,14 +220,15 @@ def submit_application(
 def resident_status(
     application_id: Annotated[ApplicationId, Path()], kiosk: KioskDep, context: ContextDep
 ) -> ApplicationStatusOut:
-    """received / in_production / ready_for_pickup / picked_up / refused, with when and what to do next.
+    """received / in_production / ready_for_pickup / picked_up / refused, with when and what to do next, and
+    where the photo's checks are (``photo_check``; a photo that needs a retake: ``next_step`` contact_counter).
 
     Also answers for applications that reached the city another way (post, smartphone) once their card is at
     the counter: the pickup records count. Unknown ids spend this kiosk's lookup budget (429 when empty).
     """
     _spend_lookup(context, kiosk.kiosk_id)
     lookup = application_lookup_key(context.keys, application_id)
-    with context.sessions() as session:
+    with context.reads() as session:
         application = session.scalar(select(Application).where(Application.application_key == lookup))
         stored = (application.status, application.updated_at) if application is not None else (None, None)
         lifecycle = derive(*stored, _pickup_facts(session, lookup))
@@ -224,11 +236,14 @@ def resident_status(
     if lifecycle is None:
         raise _not_found()
     context.lookups.give_back(kiosk.kiosk_id)
+    photo_check = None if application is None else application.photo_check
     return ApplicationStatusOut(
         application_id_masked=mask_application_id(application_id[-4:]),
         status=lifecycle.status,
         updated_at=lifecycle.updated_at,
-        next_step=lifecycle.next_step,
+        next_step=resident_next_step(lifecycle, photo_check),
+        photo_check=photo_check,  # type: ignore[arg-type]
+        photo_rule=None if application is None else application.photo_rule,
     )
 
 
@@ -243,7 +258,7 @@ def application_state(
 ) -> ApplicationState:
     _spend_lookup(context, kiosk.kiosk_id)
     lookup = application_lookup_key(context.keys, application_id)
-    with context.sessions() as session:
+    with context.reads() as session:
         application = session.scalar(select(Application).where(Application.application_key == lookup))
         state = None if application is None else _state(session, application)
         session.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from server import revocation
-from server.deps import ContextDep, KioskDep, SessionDep
+from server.deps import ContextDep, KioskDep, ReadSessionDep
 from server.schemas import CertificateStatusOut, CertificateStatusRequest, ErrorBody
 
 router = APIRouter(prefix="/v1/certificate-status", tags=["revocation"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/certificate-status", tags=["revocation"])
     summary="Is this certificate revoked? good | revoked | unknown",
 )
 def certificate_status(
-    body: CertificateStatusRequest, _kiosk: KioskDep, context: ContextDep, session: SessionDep
+    body: CertificateStatusRequest, _kiosk: KioskDep, context: ContextDep, session: ReadSessionDep
 ) -> CertificateStatusOut:
     """``unknown`` (no CRL for the issuer, or the CRL is past nextUpdate) must be read as "not verified"."""
     answer = revocation.certificate_status(

@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from server.deps import SessionDep
+from server.deps import ReadSessionDep
 from server.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(session: SessionDep) -> Health:
+def healthz(session: ReadSessionDep) -> Health:
     session.execute(text("SELECT 1"))
     session.close()
     return Health(status="ok", database="ok")

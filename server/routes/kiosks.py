@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from sqlalchemy import select, update
 
-from server.deps import ClerkDep, ContextDep, KioskDep, SessionDep
+from server.deps import ClerkDep, ContextDep, KioskDep, ReadSessionDep, SessionDep
 from server.models import Kiosk
 from server.schemas import ErrorBody, Heartbeat, HeartbeatAck, KioskList, KioskOut
 
@@ -52,7 +52,7 @@ def _state(kiosk: Kiosk, *, now: datetime, context: ContextDep) -> str:
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
     summary="List kiosks with their last heartbeat (clerk)",
 )
-def list_kiosks(_principal: ClerkDep, context: ContextDep, session: SessionDep) -> KioskList:
+def list_kiosks(_principal: ClerkDep, context: ContextDep, session: ReadSessionDep) -> KioskList:
     now = context.clock()
     kiosks = session.scalars(select(Kiosk).order_by(Kiosk.kiosk_id)).all()
     session.close()

@@ -98,7 +98,7 @@ def find_pickup(
     elif application_id is not None:
         lookup = application_lookup_key(context.keys, application_id)
         query = query.where(Pickup.application_key == lookup).order_by(Pickup.created_at.desc(), Pickup.id.desc())
-    with context.sessions() as session:
+    with context.reads() as session:
         pickup = session.scalars(query.limit(1)).first()
         if pickup is None:
             raise ApiError(404, "pickup_not_found", "No pickup matches.")

@@ -170,7 +170,7 @@ def list_calls(
         .order_by(StaffCall.received_at.desc(), StaffCall.id.desc())
         .limit(limit)
     )
-    with context.sessions() as session:
+    with context.reads() as session:
         calls = [_out(call, now=now, clerk=None) for call in session.scalars(_visible_to(session, query, principal))]
         session.close()
     return {"calls": calls, "count": len(calls)}

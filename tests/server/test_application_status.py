@@ -34,7 +34,7 @@ pytestmark = pytest.mark.server
 PHOTO = noise_jpeg(600, 800, seed=11)
 SERIAL = "0B0C0D"
 KEY_ID = "0b" * 20
-ANSWER_KEYS = {"application_id_masked", "status", "updated_at", "next_step"}
+ANSWER_KEYS = {"application_id_masked", "status", "updated_at", "next_step", "photo_check", "photo_rule"}
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from server.application_intake import application_photo
 from server.identifiers import application_lookup_key
 from server.models import Application, IdempotencyRecord
 from tests.server.helpers import (
@@ -85,7 +86,9 @@ def test_applying_twice_is_a_clear_conflict_with_the_first_receipt_and_nothing_p
     error = second.json()
     assert set(error) == {"error", "message", "receipt"}
     assert error["error"] == "already_submitted"
-    assert set(error["receipt"]) == {"receipt_id", "application_id_masked", "status", "received_at", "updated_at"}
+    assert set(error["receipt"]) == {
+        "receipt_id", "application_id_masked", "status", "received_at", "updated_at", "photo_check", "photo_rule"
+    }
     assert error["receipt"]["receipt_id"] == first["receipt_id"]
     assert error["receipt"]["received_at"] == first["received_at"]
     assert error["receipt"]["application_id_masked"] == first["application_id_masked"]
@@ -102,7 +105,7 @@ def test_applying_twice_is_a_clear_conflict_with_the_first_receipt_and_nothing_p
             )
         )
         assert stored is not None
-        kept = server.context.keys.unseal(stored.photo_sealed, purpose="application-photo")
+        kept = application_photo(server.context, stored)
     assert kept == PHOTO
 
 

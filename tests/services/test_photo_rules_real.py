@@ -1,6 +1,8 @@
 """The reference server applies the same photo rules as the kiosk's camera (``contract/photo.py``): a photo
 the kiosk would have refused is refused by the server too, with the code of the broken rule; a good one is
-stored. Synthetic faces only (``tests/support/faces.py``)."""
+stored. The server here checks faces in the request (``[photos] checks = "request"``), so the kiosk's client
+sees the refusal itself; the default background check (201, then "retake needed") is the server tier's
+(``tests/server/test_photo_checks.py``). Synthetic faces only (``tests/support/faces.py``)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ FACE_RULES = {name: check for name, (_make, check) in PHOTO_VARIANTS.items()
 
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[RealCentral]:
-    server = RealCentral(tmp_path / "central").start()
+    server = RealCentral(tmp_path / "central", photo_checks_in="request").start()
     yield server
     server.stop()
 
