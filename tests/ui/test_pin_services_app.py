@@ -82,7 +82,7 @@ def test_a_resident_changes_the_auth_pin_by_touch(language: str, caplog: pytest.
         # an unattended kiosk keeps the last try for the counter: it shows the tries usable here
         assert (auth.remaining, auth.usable) == (3, 2)
         assert rows["auth"].ids.row.ids.value.text == app.t("result.pin.tries", remaining=2, maximum=3)
-        yield from tap(rows["auth"].ids.change)
+        yield from tap(rows["auth"].change)
         yield on(runtime, Screen.PIN_CHANGE)
         yield from type_pin(runtime, OLD_PIN)
         yield (lambda: app.view.pin_services is not None and app.view.pin_services.entering == "new"), WAIT_FRAMES

@@ -13,7 +13,7 @@ from kiosk.ui.keys import PIN_NAME_KEYS
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.screens.result import ExpiryRow, PinRow  # noqa: F401 - PinRow: its kv rule, for the rows here
-from kiosk.ui.widgets.base import KioskLabel
+from kiosk.ui.widgets.base import KioskButton, KioskLabel
 
 
 def pin_label(pin: str) -> str:
@@ -22,12 +22,23 @@ def pin_label(pin: str) -> str:
     return ui_text.as_label(app.t(key))
 
 
+class ChangeButton(KioskButton):
+    """"Change: <this PIN>" (posts ``EditField(pin)``)."""
+
+    pin = StringProperty("")
+
+
 class PinServiceRow(BoxLayout):
-    """One PIN's tries, and "change" when this kiosk may change it now."""
+    """One PIN's tries, and "change" when this kiosk may change it now (the button exists only then)."""
 
     pin = StringProperty("")
     changeable = BooleanProperty(False)
     tries = ObjectProperty(None, allownone=True)
+
+    def on_kv_post(self, base_widget: object) -> None:
+        if self.changeable:
+            self.change = ChangeButton(pin=self.pin)
+            self.add_widget(self.change)
 
 
 class OutcomeRow(BoxLayout):
