@@ -36,7 +36,7 @@ from drivers import tlv
 from drivers.mynumber import aids
 from drivers.mynumber.surface import field_span
 from drivers.sim.card import SimulatedCard
-from drivers.sim.faults import REAL_CARD, DelayModel, FaultPlan, FaultyCard
+from drivers.sim.faults import REAL_CARD, DelayModel, FaultPlan, FaultyCard, IccWrapper
 from drivers.sim.model import CardImage
 from drivers.sim.profile import load_card_image, load_profile
 
@@ -83,30 +83,17 @@ class CardLog:
         return sum(REAL_CARD.seconds_for(e.command, e.response) for e in self.exchanges)
 
 
-class CardClock:
+class CardClock(IccWrapper):
     """A served card (``VirtualIcc`` shape) that sleeps the real-card delays and logs every exchange."""
 
     def __init__(self, card: SimulatedCard, delay: DelayModel = REAL_CARD) -> None:
-        self._inner = FaultyCard(card, FaultPlan(delay=delay))
+        super().__init__(FaultyCard(card, FaultPlan(delay=delay)))
         self._lock = threading.Lock()
         self.log = CardLog()
 
-    @property
-    def atr(self) -> bytes:
-        return self._inner.atr
-
-    def power_on(self) -> None:
-        self._inner.power_on()
-
-    def power_off(self) -> None:
-        self._inner.power_off()
-
-    def reset(self) -> None:
-        self._inner.reset()
-
     def process(self, command: bytes) -> bytes:
         began = time.perf_counter()
-        response = self._inner.process(command)
+        response = self.card.process(command)
         with self._lock:
             self.log.exchanges.append(Exchange(command, response, began, time.perf_counter()))
         return response
@@ -137,10 +124,10 @@ def floor_seconds(image: CardImage, delay: DelayModel = REAL_CARD) -> float:
     """
     jpki, info = image.application("jpki"), image.application("card_info")
     surface = image.application("card_surface").efs[aids.EF_SURFACE_ENTRIES].content
-    expiry_field = field_span(surface[:64], 0xDF29)
-    if expiry_field is None:
+    expiry_field, first_field = field_span(surface[:64], 0xDF29), field_span(surface[:64], 0xDF22)
+    if expiry_field is None or first_field is None:
         raise ValueError("the benchmark card's card-face EF has no DF21 offsets")
-    face_header = 5 + 3 + 2 * 9  # FF20 82 LL LL + DF21 12 + 9 offsets: what locates DF29
+    face_header = first_field[0]  # FF20 and DF21 with its offsets end where the first field begins
     read_bytes = (_tlv_size(jpki.efs[aids.EF_AUTH_CERT].content) + aids.MY_NUMBER_EF_SIZE
                   + _tlv_size(info.efs[aids.EF_BASIC4].content) + aids.INTEGRITY_EF_SIZE + aids.CV_CERT_EF_SIZE
                   + face_header + expiry_field[1])

@@ -88,9 +88,15 @@ class CardSession:
         self._df: bytes | None = None
         self._ef: int | None = None
         self._verified: set[int] = set()
-        self._counters: dict[tuple[bytes | None, int], PinStatus] = {}
+        self._counters: dict[tuple[bytes, int], PinStatus] = {}  # (DF's AID or b"", PIN EF)
 
     # --- selection ------------------------------------------------------------------------------
+
+    @staticmethod
+    def known_extended_support(reader_name: str) -> bool | None:
+        """Whether this process's card sessions found that ``reader_name`` passes extended APDUs (None: not
+        learnt yet). What the running kiosk uses; reading it touches no card (the maintenance menu)."""
+        return _EXTENDED_BY_READER.get(reader_name)
 
     @property
     def current_df(self) -> bytes | None:

@@ -64,9 +64,7 @@ def face_png(face_jp2: bytes) -> bytes:
 
 def parse_surface_entries(data: bytes) -> SurfaceEntries:
     """Parse visual AP EF 0002 (FF20 { DF21 offsets, DF22 … DF2A }) — card-protocol.md §4.5."""
-    outer = tlv.parse_one(data)
-    if outer.tag != 0xFF20:
-        raise errors.TlvError(f"card-face entries start with tag {outer.tag:X}, expected FF20")
+    outer = _card_face(data)
     fields = {_FIELDS[c.tag]: c.value for c in outer.children() if c.tag in _FIELDS}
     missing = {"face_jp2", "name_png", "address_png"} - fields.keys()
     if missing:
@@ -84,11 +82,16 @@ def parse_surface_entries(data: bytes) -> SurfaceEntries:
     )
 
 
-def _field_value(data: bytes, tag: int, name: str) -> bytes:
+def _card_face(data: bytes) -> tlv.Tlv:
+    """The card face's outer FF20 TLV, or a TlvError naming the tag found instead."""
     outer = tlv.parse_one(data)
     if outer.tag != 0xFF20:
         raise errors.TlvError(f"card-face entries start with tag {outer.tag:X}, expected FF20")
-    for child in outer.children():
+    return outer
+
+
+def _field_value(data: bytes, tag: int, name: str) -> bytes:
+    for child in _card_face(data).children():
         if child.tag == tag:
             return child.value
     raise errors.TlvError(f"card-face entries lack {name}")

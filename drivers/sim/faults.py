@@ -85,18 +85,12 @@ class FaultPlan:
     sleep: Callable[[float], None] = time.sleep
 
 
-class FaultyCard:
-    """A card wrapper that injects the faults of a ``FaultPlan``."""
+class IccWrapper:
+    """Hands everything to ``card``: a wrapper (faults, a reader's quirks, a clock) overrides only what it
+    changes."""
 
-    def __init__(self, card: Icc, plan: FaultPlan) -> None:
+    def __init__(self, card: Icc) -> None:
         self.card = card
-        self.plan = plan
-        self._rng = random.Random(plan.seed)  # noqa: S311 - reproducible faults, not secrets
-        self._lock = threading.Lock()
-        self._pending = b""
-        self.count = 0
-        self.modeled_seconds = 0.0
-        self.pulled = False
 
     @property
     def atr(self) -> bytes:
@@ -107,6 +101,26 @@ class FaultyCard:
 
     def power_off(self) -> None:
         self.card.power_off()
+
+    def reset(self) -> None:
+        self.card.reset()
+
+    def process(self, command: bytes) -> bytes:
+        return self.card.process(command)
+
+
+class FaultyCard(IccWrapper):
+    """A card wrapper that injects the faults of a ``FaultPlan``."""
+
+    def __init__(self, card: Icc, plan: FaultPlan) -> None:
+        super().__init__(card)
+        self.plan = plan
+        self._rng = random.Random(plan.seed)  # noqa: S311 - reproducible faults, not secrets
+        self._lock = threading.Lock()
+        self._pending = b""
+        self.count = 0
+        self.modeled_seconds = 0.0
+        self.pulled = False
 
     def reset(self) -> None:
         self._pending = b""

@@ -26,9 +26,9 @@ class UiTranslator:
 
     def __call__(self, key: str, **args: object) -> str:
         pin = args.get("pin")
-        args["pin"] = self._translate(_pin_name_key(pin) if pin else GENERIC_PIN_KEY)
+        args["pin"] = self._translate(pin_name_key(pin) if pin else GENERIC_PIN_KEY)
         if args.get("other"):  # the other JPKI PIN, in the PIN reset guide
-            args["other"] = self._translate(_pin_name_key(args["other"]))
+            args["other"] = self._translate(pin_name_key(args["other"]))
         return self._translate(key, **args)
 
 
@@ -36,7 +36,8 @@ class UiTranslator:
 COMMON_PIN_KEY = "pickup.pins.common"
 
 
-def _pin_name_key(pin: object) -> str:
+def pin_name_key(pin: object) -> str:
+    """The catalog key naming a PIN ("auth", "sign", …; "common": the one 4-digit PIN for three)."""
     return COMMON_PIN_KEY if pin == "common" else PIN_NAME_KEYS.get(str(pin), GENERIC_PIN_KEY)
 
 

@@ -21,7 +21,7 @@ from drivers.mynumber.pinpolicy import UNATTENDED, PinPolicy
 from drivers.mynumber.trust import TrustStore
 from drivers.mynumber.verifier import CardVerifier
 from drivers.sim.card import SimulatedCard
-from drivers.sim.faults import CardPulled, FaultPlan, FaultyCard, Icc
+from drivers.sim.faults import CardPulled, FaultPlan, FaultyCard, Icc, IccWrapper
 from drivers.sim.transport import SimTransport
 from kiosk.core.flows.pin_services.operations import REFS, ChangePins, PinChangeReport, ReadPinStatuses
 from tests.mynumber.verification_support import image_of, trust_store
@@ -32,24 +32,12 @@ NEW = {"auth": "4093", "sign": "ZK48MV2Q", "card_info": "3608", "juki": "5172"}
 PINS = ("auth", "sign", "card_info", "juki")
 
 
-class LoseAnswerAt:
+class LoseAnswerAt(IccWrapper):
     """A card that applies the n-th command and then leaves before answering: the truly unknown case."""
 
     def __init__(self, card: Icc, at: int) -> None:
-        self.card, self.at, self.count = card, at, 0
-
-    @property
-    def atr(self) -> bytes:
-        return self.card.atr
-
-    def power_on(self) -> None:
-        self.card.power_on()
-
-    def power_off(self) -> None:
-        self.card.power_off()
-
-    def reset(self) -> None:
-        self.card.reset()
+        super().__init__(card)
+        self.at, self.count = at, 0
 
     def process(self, command: bytes) -> bytes:
         self.count += 1

@@ -404,3 +404,130 @@ def test_sign_asks_for_a_256_byte_signature() -> None:
     card = EfCard({0x0017: b""})
     assert session_for(card).sign(0x0017, b"\x01" * 51) == bytes(256)
     assert card.log[-1] == bytes.fromhex("802A0080") + b"\x33" + b"\x01" * 51 + b"\x00"
+
+
+# --- the PIN counters a session remembers (known_pin_status) -------------------------------------------------
+
+JPKI_AID = bytes.fromhex("D392F000260100000001")
+AUTH_PIN = 0x0018
+
+
+def counting_session(first_query: int = 0x63C3, verify_answer: int | None = None) -> tuple[CardSession, EfCard]:
+    """A session in the JPKI DF whose auth PIN counter was read once (``first_query``); VERIFY answers
+    ``verify_answer`` (None: the scripted card's 1234-is-right rule)."""
+
+    def answer(apdu: CommandApdu) -> bytes | None:
+        if apdu.ins == 0xA4 and apdu.p1 == 0x04:
+            return b"\x90\x00"
+        if apdu.ins == 0x20 and apdu.data and verify_answer is not None:
+            return verify_answer.to_bytes(2, "big")
+        return None
+
+    card = EfCard(pin_answers={AUTH_PIN: first_query}, answer=answer)
+    session = session_for(card)
+    session.select_df(JPKI_AID)
+    assert session.pin_status(AUTH_PIN, "auth", 3) == PinStatus("auth", first_query & 0xF, 3)
+    return session, card
+
+
+def test_a_counter_read_is_remembered_for_its_own_df_only() -> None:
+    session, _card = counting_session(0x63C2)
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) == PinStatus("auth", 2, 3)
+    assert session.known_pin_status(bytes.fromhex("D3921000310001010408"), AUTH_PIN) is None
+    assert session.known_pin_status(JPKI_AID, 0x001B) is None
+
+
+def test_a_wrong_pin_leaves_the_tries_the_card_said_with_name_and_maximum() -> None:
+    session, _card = counting_session(0x63C3)
+    with pytest.raises(errors.WrongPin):
+        session.verify_pin(AUTH_PIN, bytearray(b"9999"), name="auth")  # the card answers 63 C2
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) == PinStatus("auth", 2, 3, blocked=False)
+
+
+def test_a_wrong_pin_that_used_the_last_try_is_remembered_blocked() -> None:
+    session, _card = counting_session(0x63C1, verify_answer=0x63C0)
+    with pytest.raises(errors.WrongPin):
+        session.verify_pin(AUTH_PIN, bytearray(b"9999"), name="auth")
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) == PinStatus("auth", 0, 3, blocked=True)
+
+
+def test_a_blocked_answer_to_verify_is_remembered_blocked() -> None:
+    session, _card = counting_session(0x63C1, verify_answer=0x6984)
+    with pytest.raises(errors.PinBlocked):
+        session.verify_pin(AUTH_PIN, bytearray(b"9999"), name="auth")
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) == PinStatus("auth", 0, 3, blocked=True)
+
+
+def test_a_right_pin_resets_the_remembered_counter_to_its_maximum() -> None:
+    session, _card = counting_session(0x63C1)
+    session.verify_pin(AUTH_PIN, bytearray(b"1234"))
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) == PinStatus("auth", 3, 3)
+
+
+def test_without_a_counter_read_a_verify_teaches_nothing() -> None:
+    card = EfCard(pin_answers={AUTH_PIN: 0x63C3}, answer=lambda a: b"\x90\x00" if a.ins == 0xA4 and a.p1 == 4 else None)
+    session = session_for(card)
+    session.select_df(JPKI_AID)
+    with pytest.raises(errors.WrongPin):
+        session.verify_pin(AUTH_PIN, bytearray(b"9999"))
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) is None
+
+
+def test_a_verify_cut_short_by_a_pulled_card_leaves_the_counter_unknown() -> None:
+    session, card = counting_session(0x63C3)
+    card.answer = lambda apdu: pulled(apdu) if apdu.ins == 0x20 else None
+    with pytest.raises(errors.CardRemoved):
+        session.verify_pin(AUTH_PIN, bytearray(b"1234"))
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) is None  # the card may or may not have counted it
+
+
+def test_changing_a_pin_forgets_its_counter_and_sends_the_new_value() -> None:
+    session, card = counting_session(0x63C3)
+    card.answer = lambda apdu: b"\x90\x00" if apdu.ins == 0x24 else None
+    session.change_reference_data(AUTH_PIN, bytearray(b"5678"))
+    assert session.known_pin_status(JPKI_AID, AUTH_PIN) is None
+    assert card.log[-1] == bytes.fromhex("00240180") + b"\x04" + b"5678"
+
+
+def test_a_refused_change_is_its_typed_error_and_the_buffer_is_zeroed() -> None:
+    session, card = counting_session(0x63C3)
+    card.answer = lambda apdu: b"\x69\x82" if apdu.ins == 0x24 else None
+    new_pin = bytearray(b"5678")
+    with pytest.raises(errors.SecurityStatusNotSatisfied):
+        session.change_reference_data(AUTH_PIN, new_pin)
+    assert new_pin == bytearray(4)
+
+
+# --- read_span: one extended READ, learnt, or short chunks ---------------------------------------------------
+
+
+def test_read_span_learns_a_refusing_reader_and_falls_back_to_chunks() -> None:
+    card = EfCard({CERT_EF: TLV_300}, extended=None, passes=False, name="refusing span reader")
+    session = session_for(card)
+    session.select_ef(CERT_EF)
+    assert session.read_span(8, 292) == TLV_300[8:300]
+    assert session.extended is False
+    tried = card.log[1]
+    assert len(tried) == 7 and tried[4] == 0 and int.from_bytes(tried[5:], "big") == 292  # one extended READ
+    assert [CommandApdu.parse(c).le for c in card.log[2:]] == [256, 36]
+
+
+def test_read_span_learns_a_passing_reader_and_cuts_to_the_length_asked() -> None:
+    card = EfCard({CERT_EF: TLV_300 + bytes(100)}, extended=None, name="passing span reader")
+    session = session_for(card)
+    session.select_ef(CERT_EF)
+    assert session.read_span(8, 292) == TLV_300[8:300]
+    assert session.extended is True and len(card.log) == 2  # SELECT + one READ
+
+
+def test_read_span_past_the_end_of_the_ef_is_empty() -> None:
+    card = EfCard({CERT_EF: TLV_300}, answer=lambda a: b"\x6b\x00" if a.ins == 0xB0 else None)
+    session = session_for(card)
+    session.select_ef(CERT_EF)
+    assert session.read_span(400, 300) == b""
+
+
+def test_a_tlv_inside_its_header_read_needs_no_second_read() -> None:
+    card = EfCard({CERT_EF: b"\x04\x03abc" + b"\xff" * 20})
+    assert session_for(card).read_tlv_ef(CERT_EF) == b"\x04\x03abc"
+    assert [CommandApdu.parse(c).ins for c in card.log] == [0xA4, 0xB0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from kivy.tests.common import UnitTestTouch
@@ -91,3 +92,13 @@ def show(app: KioskApp, flow: StaticFlow, view: ViewState) -> Iterator[Any]:
 
 def find(root: Widget, predicate: Callable[[Widget], bool]) -> list[Widget]:
     return [w for w in root.walk() if predicate(w)]
+
+
+def texts_anywhere(app: KioskApp) -> str:
+    """Every text on every built screen, shown or not (what could leak after a session)."""
+    widgets = list(app.root.walk()) + [w for s in app.root._screens.values() for w in s.walk()]
+    return "\n".join(str(getattr(w, "text", "")) for w in widgets)
+
+
+def files_written_since(folder: Path, began: float) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime >= began]

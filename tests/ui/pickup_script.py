@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from drivers.sim.faults import CardPulled, Icc
+from drivers.sim.faults import CardPulled, Icc, IccWrapper
 from kiosk.app.wiring import Runtime, build_runtime
 from kiosk.config import CameraSection, KioskConfig, PrinterSection, ServerSection, load_config
 from kiosk.core.view import Screen, ViewState
@@ -145,13 +145,13 @@ def forged_card(profile: Path = NEW_CARD) -> Any:
     return SimulatedCard(image)
 
 
-class PullAt:
+class PullAt(IccWrapper):
     """A card the test pulls out at a chosen command (the contacts open before the card answers it, as a
     hand taking the card mid-command does): ``arm(ins, nth)`` pulls at the ``nth`` command with that INS
     from now on; ``disarm()`` makes it a plain card again (put back into the reader)."""
 
     def __init__(self, card: Icc) -> None:
-        self.card = card
+        super().__init__(card)
         self._lock = threading.Lock()
         self._ins: int | None = None
         self._left = 0
@@ -165,19 +165,6 @@ class PullAt:
     def disarm(self) -> None:
         with self._lock:
             self._ins = None
-
-    @property
-    def atr(self) -> bytes:
-        return self.card.atr
-
-    def power_on(self) -> None:
-        self.card.power_on()
-
-    def power_off(self) -> None:
-        self.card.power_off()
-
-    def reset(self) -> None:
-        self.card.reset()
 
     def process(self, command: bytes) -> bytes:
         with self._lock:

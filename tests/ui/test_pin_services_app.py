@@ -26,9 +26,7 @@ from kiosk.core.view import Screen
 from kiosk.ui.frames import FrameScript, settle
 from tests.conftest import REPO
 from tests.ui.card_check_script import WAIT_FRAMES, on
-from tests.ui.helpers import find, tap
-from tests.ui.test_privacy_session import files_written_since
-from tests.ui.test_widgets import texts_anywhere
+from tests.ui.helpers import files_written_since, find, tap, texts_anywhere
 
 pytestmark = pytest.mark.ui
 

@@ -18,7 +18,7 @@ from kiosk.core.view import Screen
 from kiosk.ui.frames import FrameScript, settle
 from tests.conftest import REPO
 from tests.ui.card_check_script import WAIT_FRAMES, FrameLog, GoodRevocation, card_check, on
-from tests.ui.helpers import tap
+from tests.ui.helpers import files_written_since, tap
 
 pytestmark = pytest.mark.ui
 ADULT = load_profile(REPO / "config" / "cards" / "adult.toml")
@@ -29,10 +29,6 @@ def screen_texts() -> str:
     from kivy.core.window import Window
 
     return "\n".join(str(getattr(w, "text", "")) for top in Window.children for w in top.walk(restrict=False))
-
-
-def files_written_since(folder: Path, began: float) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime >= began]
 
 
 def test_nothing_of_the_resident_remains_after_the_session(caplog: pytest.LogCaptureFixture) -> None:

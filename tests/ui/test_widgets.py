@@ -26,7 +26,7 @@ from kiosk.ui.frames import FrameScript, settle
 from kiosk.ui.samples import SAMPLE_DETAILS, sample_result, sample_state
 from kiosk.ui.static_flow import StaticFlow
 from kiosk.ui.tour import PORTRAIT
-from tests.ui.helpers import find, run_with, scroll_into_view, show, tap, visible
+from tests.ui.helpers import find, run_with, scroll_into_view, show, tap, texts_anywhere, visible
 
 pytestmark = pytest.mark.ui
 
@@ -185,11 +185,6 @@ def test_result_buttons_post_show_hide_and_finish() -> None:
         assert posted(flow) == [ev.ShowDetails(), ev.HideDetails(), ev.Finish()]
 
     run_with(sample_state(Screen.RESULT, "en"), script)
-
-
-def texts_anywhere(app: KioskApp) -> str:
-    widgets = list(app.root.walk()) + [w for s in app.root._screens.values() for w in s.walk()]
-    return "\n".join(str(getattr(w, "text", "")) for w in widgets)
 
 
 def test_details_are_shown_on_request_and_gone_with_the_session() -> None:

@@ -38,13 +38,12 @@ def fill_checks(container: BoxLayout, pickup: PickupView | None) -> None:
 
 def pin_list(t: object, names: tuple[str, ...], language: str = "en") -> str:
     """The PINs as one run of text: 、 between them in Japanese and Chinese, a comma elsewhere."""
-    from kiosk.ui.keys import PIN_NAME_KEYS
-    from kiosk.ui.text import as_label
+    from kiosk.ui.text import as_label, pin_name_key
 
     if not callable(t):
         return ""
     separator = "、" if language in ("ja", "ja-easy", "zh-Hans") else ", "
-    return separator.join(as_label(str(t(PIN_NAME_KEYS.get(name, "pinname.generic")))) for name in names) or str(
+    return separator.join(as_label(str(t(pin_name_key(name)))) for name in names) or str(
         t("pickup.stopped.none"))
 
 

@@ -9,7 +9,6 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.view import PinServicesView, Screen, ViewState
 from kiosk.ui import text as ui_text
-from kiosk.ui.keys import PIN_NAME_KEYS
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.screens.result import ExpiryRow, PinRow  # noqa: F401 - PinRow: its kv rule, for the rows here
@@ -18,8 +17,7 @@ from kiosk.ui.widgets.base import KioskButton, KioskLabel
 
 def pin_label(pin: str) -> str:
     app = App.get_running_app()
-    key = ui_text.COMMON_PIN_KEY if pin == "common" else PIN_NAME_KEYS.get(pin, "pinname.generic")
-    return ui_text.as_label(app.t(key))
+    return ui_text.as_label(app.t(ui_text.pin_name_key(pin)))
 
 
 class ChangeButton(KioskButton):

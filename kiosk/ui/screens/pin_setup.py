@@ -11,15 +11,13 @@ from __future__ import annotations
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.core.view import Screen, ViewState
-from kiosk.ui.keys import PIN_NAME_KEYS
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
+from kiosk.ui.text import pin_name_key
 
 
 def target_key(target: str | None) -> str:
-    if target == "common":
-        return "pickup.pins.common"
-    return PIN_NAME_KEYS.get(target or "", "pinname.generic")
+    return pin_name_key(target or "")
 
 
 class PinSetupScreen(KioskScreen):

@@ -15,7 +15,6 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.view import ResultView, Screen, ViewState
 from kiosk.ui import text as ui_text
-from kiosk.ui.keys import PIN_NAME_KEYS
 from kiosk.ui.kv import load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.widgets.base import KioskLabel
@@ -102,7 +101,7 @@ class ResultScreen(KioskScreen):
                 row.status, row.message_key = line.status, line.message_key
             tries_list = result.pins if result else ()
             for row, tries in zip(self._rows(pins, PinRow, len(tries_list)), tries_list, strict=True):
-                row.name_key = PIN_NAME_KEYS.get(tries.pin, "pinname.generic")
+                row.name_key = ui_text.pin_name_key(tries.pin)
                 row.remaining, row.maximum = tries.remaining, tries.maximum
                 row.usable = tries.usable if tries.usable is not None else tries.remaining
                 row.blocked, row.not_set = tries.blocked, tries.not_set

@@ -94,9 +94,12 @@ class KioskButton(LineBreaking, ButtonBehavior, Label):
     # not offered on this screen now: invisible and deaf to touches (a disabled button is only faded, and a
     # screen's own ``opacity: 0`` loses against the disabled rule whenever ``disabled`` changes)
     hidden = BooleanProperty(False)
+    # hidden and taking no room (height 0). Set here, not as a usage site's ``height: … else 0``: the class
+    # rule's height binding fires again whenever the text's natural height changes and would win
+    collapsed = BooleanProperty(False)
 
     def on_touch_down(self, touch: object) -> bool:
-        if self.hidden:
+        if self.hidden or self.collapsed:
             return False
         return bool(super().on_touch_down(touch))
 
