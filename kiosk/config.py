@@ -11,7 +11,13 @@ checkout and never writes into its own package:
   resolve to it;
 * state (outbox, audit trail, demo PKI, demo server database): ``state_dir()``; a config names it as
   ``{state}/...``;
+* the configuration ``kiosk run`` reads: ``run_config_path()`` (``/etc/mynumber-kiosk/kiosk.toml`` on a deployed
+  kiosk, the shipped ``kiosk.toml`` otherwise);
 * other relative paths in a config file are relative to that file's folder.
+
+Under systemd the unit's ``StateDirectory=`` and ``ConfigurationDirectory=`` (``$STATE_DIRECTORY``,
+``$CONFIGURATION_DIRECTORY``) decide, so a deployed kiosk keeps state in ``/var/lib/mynumber-kiosk`` and reads
+``/etc/mynumber-kiosk``; ``$KIOSK_STATE_DIR`` and ``$KIOSK_CONFIG`` override both.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_PACKAGE = "kiosk.defaults"
 STATE = "{state}"  # a config path starting with this is inside state_dir()
 STATE_ENV = "KIOSK_STATE_DIR"
+CONFIG_ENV = "KIOSK_CONFIG"
 STATE_FOLDER_NAME = "mynumber-kiosk"
+SYSTEM_CONFIG_DIR = Path("/etc") / STATE_FOLDER_NAME  # a deployed kiosk's configuration (scripts/install-kiosk)
 
 
 def _defaults_dir() -> Path:
@@ -61,14 +69,19 @@ def running_from_checkout() -> bool:
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where the kiosk's state goes (``{state}`` in a config): writable, never inside the package.
 
-    ``$KIOSK_STATE_DIR`` when set; from a checkout the repository's git-ignored ``var/`` folder (as
-    always); installed, ``$XDG_STATE_HOME/mynumber-kiosk``, by default ``~/.local/state/mynumber-kiosk``.
-    Not created here: whoever writes first creates it (the outbox with mode 0700).
+    ``$KIOSK_STATE_DIR`` when set; under systemd the unit's ``StateDirectory=`` (``$STATE_DIRECTORY``, the
+    first entry when it lists several: /var/lib/mynumber-kiosk for the shipped unit); from a checkout the
+    repository's git-ignored ``var/`` folder (as always); installed, ``$XDG_STATE_HOME/mynumber-kiosk``, by
+    default ``~/.local/state/mynumber-kiosk``. Not created here: whoever writes first creates it (the outbox
+    with mode 0700).
     """
     env = os.environ if environ is None else environ
     override = env.get(STATE_ENV, "").strip()
     if override:
         return Path(override).expanduser().absolute()
+    systemd = _systemd_directory(env, "STATE_DIRECTORY")
+    if systemd is not None:
+        return systemd
     if running_from_checkout():
         return REPO_ROOT / "var"
     xdg = env.get("XDG_STATE_HOME", "").strip()
@@ -76,6 +89,31 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
         return Path(xdg) / STATE_FOLDER_NAME
     home = Path(env["HOME"]) if env.get("HOME") else Path.home()
     return home / ".local" / "state" / STATE_FOLDER_NAME
+
+
+def _systemd_directory(env: Mapping[str, str], name: str) -> Path | None:
+    """The first folder systemd put in ``$STATE_DIRECTORY`` / ``$CONFIGURATION_DIRECTORY`` (a unit may list
+    several, colon-separated); None when unset or not absolute (then it is not systemd's)."""
+    first = env.get(name, "").split(":")[0].strip()
+    return Path(first) if first and Path(first).is_absolute() else None
+
+
+def run_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The configuration ``kiosk run`` reads when ``--config`` is not given.
+
+    ``$KIOSK_CONFIG``; else ``kiosk.toml`` in the unit's ``ConfigurationDirectory=``
+    (``$CONFIGURATION_DIRECTORY``); else ``/etc/mynumber-kiosk/kiosk.toml`` when it exists (a deployed kiosk);
+    else the shipped ``kiosk.toml``, whose example values make ``kiosk doctor`` say what to configure.
+    """
+    env = os.environ if environ is None else environ
+    named = env.get(CONFIG_ENV, "").strip()
+    if named:
+        return Path(named).expanduser().absolute()
+    systemd = _systemd_directory(env, "CONFIGURATION_DIRECTORY")
+    if systemd is not None:
+        return systemd / PRODUCTION_CONFIG.name
+    system = SYSTEM_CONFIG_DIR / PRODUCTION_CONFIG.name
+    return system if system.is_file() else PRODUCTION_CONFIG
 
 
 class ConfigError(ValueError):
@@ -99,6 +137,11 @@ class CardSection:
     readers: tuple[str, ...] = ()
     # Extended-length APDUs: "auto" probes the reader once, "yes"/"no" force it.
     extended_apdus: str = "auto"
+
+    @property
+    def extended(self) -> bool | None:
+        """The card driver's setting: None probes the reader once, True/False force it."""
+        return {"yes": True, "no": False}.get(self.extended_apdus)
 
 
 @dataclass(frozen=True)
@@ -141,6 +184,10 @@ class ServerSection:
     ca_bundle: str = ""
     client_cert: str = ""
     client_key: str = ""
+    # How often the kiosk reports its health (reader, outbox, version, last error code) to the central server,
+    # in seconds; 0 turns heartbeats off. One is sent at start. The server calls a kiosk silent after its
+    # heartbeat_stale_seconds (default 180) without one, so keep this well below that.
+    heartbeat_seconds: int = 60
 
     @property
     def configured(self) -> bool:
@@ -169,19 +216,30 @@ class AuditSection:
     path: str = f"{STATE}/audit.sqlite3"
 
 
+MAX_ANCHOR_WARN_MONTHS = 120  # a CA lives ten years: a warning longer before its end would never stop
+
 _DEFAULT_REQUIRED_CHECKS = ("auth_chain", "auth_validity", "auth_key_usage", "possession", "revocation")
 
 
 @dataclass(frozen=True)
 class VerificationSection:
-    # Folder holding the J-LIS CA certificates (both generations) and card-info CV root keys that cards must
-    # chain to. Empty: only with the simulator, which then trusts its generated test PKI.
+    # Folder holding the J-LIS CA certificates (every generation cards may chain to) and card-info CV root keys.
+    # "{bundled}/jlis": the J-LIS certificates shipped with the kiosk (config/trust/jlis, inside the installed
+    # package), wherever this file is copied to; any other relative path is relative to this file; or an
+    # operator's own folder such as /etc/mynumber-kiosk/jpki-trust. Empty: only with the simulator, which then
+    # trusts its generated test PKI. kiosk/app/wiring.py trust_store_from_config resolves it.
     trust_store: str = ""
     # Checks that must pass for a card to count as verified (names: drivers/mynumber/verifier.py ALL_CHECKS).
     # A check that could not run (revocation with the server offline) is "not checked", never "passed".
     required_checks: tuple[str, ...] = _DEFAULT_REQUIRED_CHECKS
     # Renewal advice starts this many months before the certificate expires (J-LIS: 3).
     renewal_months: int = 3
+    # SHA-256 fingerprints (64 hex digits, colons or spaces allowed) of every certificate (and CV root key's
+    # SPKI) in trust_store. With any listed, a file not listed or a listed one missing refuses the folder
+    # (fail closed: a file slipped into the folder is never trusted). Empty: not pinned; kiosk doctor warns.
+    anchor_sha256: tuple[str, ...] = ()
+    # kiosk doctor warns this many months before a trust anchor expires (0–120).
+    anchor_warn_months: int = 6
 
 
 @dataclass(frozen=True)
@@ -326,6 +384,9 @@ def _check_verification(where: str, section: VerificationSection) -> None:
     if not 0 <= section.renewal_months <= 12:
         raise ConfigError(f"{where}: verification.renewal_months must be between 0 and 12, got "
                           f"{section.renewal_months}")
+    if not 0 <= section.anchor_warn_months <= MAX_ANCHOR_WARN_MONTHS:
+        raise ConfigError(f"{where}: verification.anchor_warn_months must be between 0 and "
+                          f"{MAX_ANCHOR_WARN_MONTHS}, got {section.anchor_warn_months} (default 6)")
 
 
 def _section(where: str, name: str, cls: type, values: dict[str, Any]) -> Any:

@@ -22,6 +22,9 @@ from server.db import make_engine, make_read_session_factory, make_session_facto
 from server.deps import Clock, ServerContext
 from server.errors import install_error_handlers
 from server.keys import ServerKeys, load_or_create_secret
+from server.logs import RequestContextMiddleware
+from server.metrics import MetricsMiddleware, RequestMetrics
+from server.metrics import router as metrics_router
 from server.middleware import BodyLimitMiddleware, PathGuardMiddleware, RequestLogMiddleware
 from server.models import Kiosk
 from server.photo_checks import PhotoCheckJob
@@ -47,7 +50,10 @@ def utc_now() -> datetime:
 
 
 def register_kiosk(session: Session, *, kiosk_id: str, fingerprint: str, now: datetime) -> Kiosk:
-    """Insert or update one kiosk's certificate fingerprint (used by settings, the CLI and tests)."""
+    """Insert or update one kiosk's certificate fingerprint (used by settings, the CLI and tests).
+
+    A kiosk an operator disabled stays disabled: neither a server restart with the kiosk still listed in
+    ``[kiosks]`` nor a new certificate (``add-kiosk``) brings it back; ``kiosk server kiosk-enable`` does."""
     kiosk = session.get(Kiosk, kiosk_id)
     if kiosk is None:
         other = session.scalar(select(Kiosk).where(Kiosk.cert_sha256 == fingerprint))
@@ -61,7 +67,6 @@ def register_kiosk(session: Session, *, kiosk_id: str, fingerprint: str, now: da
         session.add(kiosk)
     else:
         kiosk.cert_sha256 = fingerprint
-        kiosk.enabled = True
     return kiosk
 
 
@@ -174,8 +179,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, photo_checks: 
     install_error_handlers(app)
     for router in all_routers():
         app.include_router(router)
+    app.include_router(metrics_router)  # GET /metrics (server/metrics.py), not part of the kiosk contract
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(PathGuardMiddleware)  # inside the request log, so refused paths are logged too
     app.add_middleware(RequestLogMiddleware)
+    app.state.metrics = RequestMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outside the log: sees its 413/500 too
+    app.add_middleware(RequestContextMiddleware)  # outermost: every log line of a request knows its id
     app.openapi = lambda: _openapi_with_mtls(app)  # type: ignore[method-assign]
     return app

@@ -37,8 +37,9 @@ from contract.audit import (
     verify_chain,
 )
 from server.errors import ApiError
+from server.keys import ServerKeys
 from server.models import AuditEntry as AuditRow
-from server.models import Kiosk
+from server.models import Kiosk, KioskEvent
 
 AUDIT_READER_ROLES = ("operator", "supervisor")  # who may read the trail (an auditor signs in as one of these)
 _PAGE = 1000
@@ -194,3 +195,58 @@ def verify_stored(sessions: sessionmaker[Session], *, kiosk_id: str | None = Non
     if chain:
         summaries.append(summarise_chain(chain, expect_seq=1, expect_prev=GENESIS))
     return summaries
+
+
+# --- operators' actions on kiosks ------------------------------------------------------------------------
+#
+# Not part of any kiosk's chain: a kiosk writes its chain itself and the server only checks that each batch
+# continues it, so an entry the server wrote there would be a fork the kiosk's next batch runs into. What an
+# operator does *to* a kiosk (take it out of service, bring it back) is kept beside the chains, one row per
+# action, with the reason sealed: it is free text and may name a person (``kiosk server kiosk-history``
+# reads it back for an auditor, never a log).
+
+KIOSK_REASON_PURPOSE = "kiosk-event-reason"
+KIOSK_ACTIONS = ("disabled", "enabled")
+
+
+@dataclass(frozen=True)
+class KioskAction:
+    """One disable or enable: when, which kiosk, who (an operator's user name, or ``cli:<account>`` on the
+    server host), their role, the kiosk they were signed in at (None from the command line) and why."""
+
+    at: datetime
+    kiosk_id: str
+    action: str
+    actor: str
+    role: str
+    via_kiosk_id: str | None
+    reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "kiosk_id": self.kiosk_id, "action": self.action, "actor": self.actor,
+                "role": self.role, "via_kiosk_id": self.via_kiosk_id, "reason": self.reason}
+
+
+def record_kiosk_action(session: Session, action: KioskAction, keys: ServerKeys) -> None:
+    """Add the row in the caller's transaction (the same one that changes ``kiosks.enabled``)."""
+    if action.action not in KIOSK_ACTIONS:
+        raise ValueError(f"unknown kiosk action {action.action!r}")
+    sealed = None if action.reason is None else keys.seal(action.reason.encode("utf-8"), purpose=KIOSK_REASON_PURPOSE)
+    session.add(KioskEvent(kiosk_id=action.kiosk_id, at=action.at, action=action.action, actor=action.actor,
+                           role=action.role, via_kiosk_id=action.via_kiosk_id, reason_sealed=sealed))
+
+
+def kiosk_actions(sessions: sessionmaker[Session], keys: ServerKeys, *,
+                  kiosk_id: str | None = None) -> list[KioskAction]:
+    """Every disable and enable (of ``kiosk_id``, or of all kiosks), oldest first, reasons unsealed."""
+    query = select(KioskEvent).order_by(KioskEvent.id)
+    if kiosk_id is not None:
+        query = query.where(KioskEvent.kiosk_id == kiosk_id)
+    with sessions() as session:
+        rows = list(session.scalars(query))
+        session.close()
+    return [KioskAction(at=row.at, kiosk_id=row.kiosk_id, action=row.action, actor=row.actor, role=row.role,
+                        via_kiosk_id=row.via_kiosk_id,
+                        reason=None if row.reason_sealed is None
+                        else keys.unseal(row.reason_sealed, purpose=KIOSK_REASON_PURPOSE).decode("utf-8"))
+            for row in rows]

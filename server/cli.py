@@ -17,6 +17,16 @@ Commands::
     export-openapi [--check]           write (or compare) server/openapi.json
     audit-export --format jsonl|csv    the kiosks' audit trails for an auditor ([--kiosk-id] [--since] [--out])
     audit-verify [--kiosk-id ID]       re-check the stored audit chains; exit 1 naming the first bad entry
+    kiosks [--problems]                the fleet: state, health, last heartbeat; exit 1 when any enabled kiosk
+                                       is silent or unhealthy (for cron or a monitoring check)
+    kiosk-disable ID --reason TEXT     take a kiosk out of service (its next request is refused)
+    kiosk-enable ID [--reason TEXT]    put it back
+    kiosk-history [ID]                 every disable and enable: who, when, from where, why
+
+The fleet commands read and write the database directly, like the other admin commands, rather than
+calling the API: the API needs a kiosk's client certificate and a signed-in operator, which a cron job on
+the server host has neither of, and the database is the registry ``server/deps.py`` checks on every request,
+so a kiosk disabled here is refused at its next call. Their actor is ``cli:<account>`` (the OS account).
 """
 
 from __future__ import annotations
@@ -365,6 +375,138 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0 if valid else 1
 
 
+def _fleet_time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _age(seconds: float | None) -> str:
+    """12s, 5m, 3h, 2d: ages in a table column."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+_FLEET_COLUMNS = ("KIOSK", "STATE", "HEALTH", "HEARTBEAT", "VERSION", "READER", "OUTBOX", "LAST ERROR", "PROBLEMS")
+
+
+def _fleet_row(kiosk: Any, now: datetime) -> tuple[str, ...]:
+    outbox = "-" if kiosk.outbox_depth is None else str(kiosk.outbox_depth)
+    if kiosk.outbox_depth and kiosk.outbox_oldest_age_seconds is not None:
+        outbox += f"/{_age(kiosk.outbox_oldest_age_seconds)}"
+    if kiosk.outbox_dead:
+        outbox += f" dead {kiosk.outbox_dead}"
+    error = "-"
+    if kiosk.last_error_code is not None and kiosk.last_error_at is not None:
+        error = f"{kiosk.last_error_code} {_age(max(0.0, (now - kiosk.last_error_at).total_seconds()))} ago"
+    heartbeat = "never" if kiosk.heartbeat_age_seconds is None else f"{_age(kiosk.heartbeat_age_seconds)} ago"
+    return (kiosk.kiosk_id, kiosk.state, kiosk.health, heartbeat, kiosk.version or "-", kiosk.reader_state or "-",
+            outbox, error, ",".join(kiosk.problems) or "-")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def cmd_kiosks(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from server.fleet import HealthRules, judge
+    from server.models import Kiosk
+
+    context = _context(args)
+    now, rules = _now(), HealthRules.from_settings(context.settings)
+    try:
+        with context.reads() as session:
+            fleet = [judge(kiosk, now=now, rules=rules)
+                     for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.kiosk_id))]
+            session.close()
+    finally:
+        context.engine.dispose()
+    attention = [kiosk for kiosk in fleet if kiosk.needs_attention]
+    shown = attention if args.problems else fleet
+    data = {
+        "checked_at": now.isoformat(),
+        "kiosks": [{**k.as_dict(), **{name: _fleet_time(getattr(k, name)) for name in
+                                      ("registered_at", "last_heartbeat_at", "last_error_at", "enabled_changed_at")}}
+                   for k in shown],
+        "count": len(shown),
+        "needing_attention": [k.kiosk_id for k in attention],
+    }
+    lines = _table([_FLEET_COLUMNS, *(_fleet_row(k, now) for k in shown)]) if shown else []
+    if not fleet:
+        lines.append("no kiosks registered (kiosk server add-kiosk ID --cert PEM)")
+    summary = (f"{len(attention)} of {len(fleet)} kiosks need attention (silent or unhealthy): "
+               f"{', '.join(k.kiosk_id for k in attention)}") if attention else f"all {len(fleet)} kiosks fine"
+    _emit(args, data, [*lines, summary] if fleet else lines)
+    return 1 if attention else 0
+
+
+def _cli_actor() -> str:
+    """``cli:<OS account>``: who ran a fleet command on the server host (no clerk account signs in here)."""
+    try:
+        account = getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        account = "unknown"
+    return f"cli:{account}"[:64]
+
+
+def _set_kiosk_enabled(args: argparse.Namespace, *, enabled: bool) -> int:
+    from server.fleet import HealthRules, UnknownKiosk, judge, set_enabled
+    from server.settings import check_kiosk_id
+
+    try:
+        check_kiosk_id(args.kiosk_id)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    context = _context(args)
+    now = _now()
+    try:
+        with context.sessions() as session, session.begin():
+            row, changed = set_enabled(session, args.kiosk_id, enabled=enabled, actor=_cli_actor(), role="operator",
+                                       via_kiosk_id=None, reason=args.reason, keys=context.keys, now=now)
+            view = judge(row, now=now, rules=HealthRules.from_settings(context.settings))
+    except (UnknownKiosk, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        context.engine.dispose()
+    word = "enabled" if enabled else "disabled"
+    if not changed:
+        line = f"kiosk {args.kiosk_id} was already {word}; nothing changed"
+    elif enabled:
+        line = f"kiosk {args.kiosk_id} enabled: its requests are accepted again"
+    else:
+        line = f"kiosk {args.kiosk_id} disabled: its next request is refused (kiosk_disabled)"
+    _emit(args, {"kiosk_id": args.kiosk_id, "enabled": view.enabled, "state": view.state, "changed": changed}, [line])
+    return 0
+
+
+def cmd_kiosk_disable(args: argparse.Namespace) -> int:
+    return _set_kiosk_enabled(args, enabled=False)
+
+
+def cmd_kiosk_enable(args: argparse.Namespace) -> int:
+    return _set_kiosk_enabled(args, enabled=True)
+
+
+def cmd_kiosk_history(args: argparse.Namespace) -> int:
+    from server.audit import kiosk_actions
+
+    context = _context(args)
+    try:
+        actions = kiosk_actions(context.sessions, context.keys, kiosk_id=args.kiosk_id)
+    finally:
+        context.engine.dispose()
+    lines = [f"{a.at.isoformat()}  {a.kiosk_id}  {a.action} by {a.actor} ({a.role}"
+             + (f", at kiosk {a.via_kiosk_id}" if a.via_kiosk_id else "") + ")"
+             + (f": {a.reason}" if a.reason else "") for a in actions] or ["no kiosk was disabled or enabled yet"]
+    _emit(args, {"actions": [a.as_dict() for a in actions]}, lines)
+    return 0
+
+
 def _aware(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -412,7 +554,8 @@ def cmd_export_openapi(args: argparse.Namespace) -> int:
 # --- parser -----------------------------------------------------------------------------------------------
 
 
-def _database_options(parser: argparse.ArgumentParser) -> None:
+def database_options(parser: argparse.ArgumentParser) -> None:
+    """--config, --db, --secret-file, --json: how every database command (and server.backup) finds it."""
     parser.add_argument("--config", help="server TOML file (see server/server.example.toml)")
     parser.add_argument("--db", help="database URL, e.g. sqlite:///kiosk-server.db or postgresql://…")
     parser.add_argument("--secret-file", help="0600 file with the server secret (created when missing)")
@@ -424,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTPS server (mTLS)")
-    _database_options(serve)
+    database_options(serve)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--tls-cert", help="server certificate (PEM)")
@@ -452,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("kiosk_id")
     kiosk.add_argument("--cert", required=True, help="the kiosk's client certificate (PEM)")
     kiosk.add_argument("--office", help="the office the kiosk stands in (its staff calls go to that office's clerks)")
-    _database_options(kiosk)
+    database_options(kiosk)
     kiosk.set_defaults(handler=cmd_add_kiosk)
 
     clerk = commands.add_parser("add-clerk", help="create a clerk account")
@@ -460,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     clerk.add_argument("--role", choices=("clerk", "supervisor", "operator"), default="clerk")
     clerk.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
     clerk.add_argument("--office", help="the clerk's office (sees its kiosks' staff calls; none: every call)")
-    _database_options(clerk)
+    database_options(clerk)
     clerk.set_defaults(handler=cmd_add_clerk)
 
     pickup = commands.add_parser("add-pickup", help="seed a pickup for the counter")
@@ -472,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     pickup.add_argument("--issuer-key-id", required=True, help="auth CA key id (hex)")
     pickup.add_argument("--basic4-file", required=True, help='JSON {"name","address","birth_date","sex"}')
     pickup.add_argument("--photo", help="JPEG for the clerk's face check")
-    _database_options(pickup)
+    database_options(pickup)
     pickup.set_defaults(handler=cmd_add_pickup)
 
     status = commands.add_parser(
@@ -485,13 +628,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("state", choices=("received", "in_production", "refused", "ready_for_pickup", "picked_up"))
     status.add_argument("--application-id-env", metavar="VAR", help="read the application id from this variable")
-    _database_options(status)
+    database_options(status)
     status.set_defaults(handler=cmd_set_application_status)
 
     crl = commands.add_parser("import-crl", help="verify a CRL against its CA and store it")
     crl.add_argument("file", help="CRL (DER or PEM)")
     crl.add_argument("--ca", required=True, help="the issuing CA certificate (PEM or DER)")
-    _database_options(crl)
+    database_options(crl)
     crl.set_defaults(handler=cmd_import_crl)
 
     audit_export = commands.add_parser("audit-export", help="the audit trails for an auditor (JSON Lines or CSV)")
@@ -499,13 +642,36 @@ def build_parser() -> argparse.ArgumentParser:
     audit_export.add_argument("--kiosk-id", help="one kiosk's chain only")
     audit_export.add_argument("--since", help="entries at or after this ISO 8601 time (with a time zone)")
     audit_export.add_argument("--out", metavar="FILE", help="write here (mode 0600) instead of stdout")
-    _database_options(audit_export)
+    database_options(audit_export)
     audit_export.set_defaults(handler=cmd_audit_export)
 
     audit_verify = commands.add_parser("audit-verify", help="re-check the stored audit chains")
     audit_verify.add_argument("--kiosk-id", help="one kiosk's chain only")
-    _database_options(audit_verify)
+    database_options(audit_verify)
     audit_verify.set_defaults(handler=cmd_audit_verify)
+
+    kiosks = commands.add_parser("kiosks", help="the fleet's state and health; exit 1 when one needs attention")
+    kiosks.add_argument("--problems", action="store_true", help="only the enabled kiosks that are silent or unhealthy")
+    database_options(kiosks)
+    kiosks.set_defaults(handler=cmd_kiosks)
+
+    disable = commands.add_parser("kiosk-disable", help="take a kiosk out of service (its requests are refused)")
+    disable.add_argument("kiosk_id", metavar="ID")
+    disable.add_argument("--reason", required=True,
+                         help="why, 5-500 characters (kept sealed; name no resident: a command line is logged)")
+    database_options(disable)
+    disable.set_defaults(handler=cmd_kiosk_disable)
+
+    enable = commands.add_parser("kiosk-enable", help="put a disabled kiosk back in service")
+    enable.add_argument("kiosk_id", metavar="ID")
+    enable.add_argument("--reason", help="optional note, 5-500 characters (kept sealed)")
+    database_options(enable)
+    enable.set_defaults(handler=cmd_kiosk_enable)
+
+    history = commands.add_parser("kiosk-history", help="every disable and enable, with who and why")
+    history.add_argument("kiosk_id", nargs="?", metavar="ID", help="one kiosk only")
+    database_options(history)
+    history.set_defaults(handler=cmd_kiosk_history)
 
     openapi = commands.add_parser("export-openapi", help="write the OpenAPI document kept in the repository")
     openapi.add_argument("--output", default=str(OPENAPI_FILE))
@@ -515,12 +681,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from server.keys import SecretFileError
+
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args))
     except CliError as exc:
         print(f"kiosk server {args.command}: {exc}", file=sys.stderr)
         return 1
+    except SecretFileError as exc:  # a secret or database file that is missing, unreadable or not private
+        print(f"kiosk server {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pwd
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from contract.file_modes import SQLITE_SIDE_FILES, private_file_problem
+from server.keys import SecretFileError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_TIMEOUT_SECONDS = 15
@@ -63,6 +67,78 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+class DatabaseFileError(SecretFileError):
+    """The SQLite database file cannot be used by this process (said in one line, like a bad secret file)."""
+
+
+class PrivateFileError(DatabaseFileError):
+    """A SQLite database file (or its -wal/-shm/-journal) is readable by other users, or owned by another
+    user than the service's: the server refuses it rather than serve residents' data from a leaky file."""
+
+
+def _file_database(database: str | None) -> Path | None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def prepare_sqlite_file(database: str | None) -> None:
+    """Create a missing SQLite database file empty with mode 0600 (SQLite would create it with 0644 under
+    the usual umask, and makes its -wal and -shm with the database's mode), then check it and its side files
+    by the shared rule (``contract.file_modes``): no group or other permission bits, owned by this user. Run
+    as root (an administrator's command), the owner expected is the database's own owner, so a root shell
+    neither trips on the service's files nor is told to take them over (SQLite gives side files it creates
+    as root to the database's owner). A missing folder is left to SQLite's own error."""
+    path = _file_database(database)
+    if path is None:
+        return
+    try:
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        main = path.lstat()
+    except FileNotFoundError:
+        return
+    except PermissionError as exc:
+        raise DatabaseFileError(f"the database {path} cannot be reached by this user ({exc.strerror}): run the "
+                                "server as the user that owns its state folder") from None
+    uid = os.geteuid()
+    owner = main.st_uid if uid == 0 else uid
+    problems = []
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)):
+        try:
+            found = candidate.lstat()
+        except FileNotFoundError:
+            continue
+        problem = private_file_problem(str(candidate), found.st_mode, found.st_uid, uid=owner, user=_user(owner))
+        if problem is not None:
+            problems.append(str(problem))
+    if problems:
+        raise PrivateFileError("the database holds residents' data and must be private: " + "; ".join(problems))
+
+
+def open_sidecar(database: str, suffix: str) -> int:
+    """Open (creating 0600) one of our lock files beside a database. Created by root — an administrator's
+    command on the service's database — it is handed to the database's owner, as SQLite does with the -wal
+    and -shm it creates as root: else the service could no longer open it and would stop at its next start."""
+    descriptor = os.open(database + suffix, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if os.geteuid() == 0:
+        try:
+            owner = os.stat(database)
+            found = os.fstat(descriptor)
+            if (found.st_uid, found.st_gid) != (owner.st_uid, owner.st_gid):
+                os.fchown(descriptor, owner.st_uid, owner.st_gid)
+        except OSError:
+            pass  # no database file yet (it is created right after, by this process): nothing to hand over
+    return descriptor
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -132,14 +208,14 @@ class _WriterFileLock:
     engine (after the fork: every worker builds its own engine, and a flock is per open file). A sidecar
     file for the same reason as the migration lock (SQLite's own locks are fcntl locks on the database)."""
 
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def __init__(self, database: str) -> None:
+        self._fd = open_sidecar(database, ".write-lock")
 
     @classmethod
     def for_database(cls, database: str | None) -> _WriterFileLock | None:
         if not database or database == ":memory:" or database.startswith("file:"):
             return None  # an in-memory database belongs to one process
-        return cls(f"{database}.write-lock")
+        return cls(database)
 
     def acquire(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -173,6 +249,7 @@ def make_engine(url: str) -> Engine:
     discards the whole pool, and the kiosks' outboxes retry."""
     url = normalise_url(url)
     if is_sqlite(url):
+        prepare_sqlite_file(make_url(url).database)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=SQLITE_POOL, max_overflow=10
         )
@@ -304,7 +381,7 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         yield
         return
-    descriptor = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = open_sidecar(database, ".migrate-lock")
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield

@@ -75,6 +75,34 @@ class Kiosk(Base):
     sign_in_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sign_in_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     office: Mapped[str | None] = mapped_column(String(64))
+    # Health the kiosk reports with each heartbeat (server/fleet.py judges it): its dead outbox items (they
+    # need staff), and its last error as a short code (``last_error_code``, never a message) with when it
+    # happened by this server's clock (the kiosk sends the error's age: kiosk clocks drift).
+    outbox_dead: Mapped[int | None] = mapped_column(Integer)
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last disable/enable (who, when); the whole history with reasons is ``KioskEvent``.
+    enabled_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enabled_changed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class KioskEvent(Base):
+    """An operator took a kiosk out of service or back (``server/audit.py``): who, from where, when and why.
+
+    ``reason_sealed``: the operator's free text, sealed (it may name a person); ``via_kiosk_id``: the kiosk
+    the operator was signed in at (None for ``kiosk server kiosk-disable`` on the server host).
+    """
+
+    __tablename__ = "kiosk_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.kiosk_id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(16))  # disabled | enabled
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    via_kiosk_id: Mapped[str | None] = mapped_column(String(64))
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Clerk(Base):

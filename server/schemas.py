@@ -15,7 +15,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    model_validator,
+)
 
 from contract import audit, payloads, renewal
 from contract.application_id import (
@@ -25,6 +34,7 @@ from contract.application_id import (
     check_application_id,
 )
 from contract.basic4 import BIRTH_DATE_PATTERN, SEX_CODES
+from server import fleet
 from server.lifecycle import ApplicationState as ApplicationStatus
 from server.lifecycle import NextStep
 
@@ -433,11 +443,46 @@ class CertificateStatusOut(BaseModel):
 # --- kiosks -----------------------------------------------------------------------------------------------
 
 
+def _error_code(value: str) -> str:
+    """A short code, never text that could hold personal data: ``contract.audit``'s rule for codes."""
+    try:
+        audit.check_details({"code": value})
+    except audit.AuditInvalid:
+        raise ValueError("must be a lower-case code (a-z, 0-9, _ . -; no runs of 4 digits), never a message") from None
+    return value
+
+
+ErrorCode = Annotated[str, Field(pattern=audit.CODE_PATTERN), AfterValidator(_error_code)]
+READER_STATES_SENT = ("ok", "no_reader", "card_present", "reader_error")
+
+
 class Heartbeat(Strict):
+    """A kiosk's health, every ``[server] heartbeat_seconds`` (kiosk/services/heartbeat.py). Counts, ages and
+    codes only: nothing about any resident."""
+
     version: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e][\x20-\x7e]*$")
-    reader_state: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="e.g. ok, no_reader, card_present")
+    reader_state: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description=f"The card reader: {', '.join(READER_STATES_SENT)} (the kiosk sends these; other codes are "
+        "kept as they come). reader_error and no_reader make the kiosk unhealthy.",
+    )
     outbox_depth: int = Field(ge=0, le=1_000_000_000)
     outbox_oldest_age_seconds: Finite | None = None
+    outbox_dead: int | None = Field(
+        default=None, ge=0, le=1_000_000_000, description="Items the outbox gave up on (refused): staff must look."
+    )
+    last_error_code: ErrorCode | None = Field(
+        default=None, description="The kiosk's last error as a code, e.g. reader_error, server_unreachable."
+    )
+    last_error_age_seconds: Finite | None = Field(
+        default=None, description="How long ago it happened (with last_error_code; the kiosk's clock may drift)."
+    )
+
+    @model_validator(mode="after")
+    def _error_and_age_together(self) -> Heartbeat:
+        if (self.last_error_code is None) != (self.last_error_age_seconds is None):
+            raise ValueError("last_error_code and last_error_age_seconds come together")
+        return self
 
 
 class HeartbeatAck(BaseModel):
@@ -445,21 +490,67 @@ class HeartbeatAck(BaseModel):
     received_at: datetime
 
 
+KioskState = Literal[fleet.STATES]  # type: ignore[valid-type]  # the tuples' values, from server/fleet.py
+KioskHealthVerdict = Literal[fleet.HEALTH]  # type: ignore[valid-type]
+KioskProblem = Literal[fleet.PROBLEMS]  # type: ignore[valid-type]
+
+
 class KioskOut(BaseModel):
     kiosk_id: str
     enabled: bool
-    state: Literal["online", "stale", "never_seen", "disabled"]
+    state: KioskState = Field(
+        description="disabled; never_seen (no heartbeat yet); online; silent (no heartbeat for longer than the "
+        "server's heartbeat_stale_seconds — called stale before issue 13)."
+    )
+    health: KioskHealthVerdict = Field(
+        description="Of what the kiosk last reported: unknown before its first heartbeat."
+    )
+    problems: list[KioskProblem] = Field(description="Why it is unhealthy (empty when ok); server/fleet.py.")
+    needs_attention: bool = Field(description="Enabled and silent or unhealthy: what a monitoring job alarms on.")
     registered_at: datetime
+    office: str | None = None
     last_heartbeat_at: datetime | None
+    heartbeat_age_seconds: float | None = None
     version: str | None
     reader_state: str | None
     outbox_depth: int | None
     outbox_oldest_age_seconds: float | None
+    outbox_dead: int | None = None
+    last_error_code: str | None = None
+    last_error_at: datetime | None = None
+    enabled_changed_at: datetime | None = Field(default=None, description="The last disable or enable.")
+    enabled_changed_by: str | None = Field(default=None, description="Who did it (user name, or cli:<account>).")
 
 
 class KioskList(BaseModel):
     kiosks: list[KioskOut]
     count: int
+
+
+class KioskDisable(Strict):
+    """An operator takes a kiosk out of service: its certificate is refused from its next request on."""
+
+    reason: Annotated[str, AfterValidator(_reason)] = Field(
+        min_length=payloads.OVERRIDE_REASON_MIN,
+        max_length=payloads.OVERRIDE_REASON_MAX,
+        repr=False,
+        description="Why (5-500 characters); kept sealed in the server's record of kiosk actions.",
+    )
+
+
+class KioskEnable(Strict):
+    reason: Annotated[str, AfterValidator(_reason)] | None = Field(
+        default=None,
+        min_length=payloads.OVERRIDE_REASON_MIN,
+        max_length=payloads.OVERRIDE_REASON_MAX,
+        repr=False,
+        description="Optional note (5-500 characters), kept sealed like a disable's reason.",
+    )
+
+
+class KioskChange(BaseModel):
+    kiosk: KioskOut
+    changed: bool = Field(description="False when the kiosk was already so (nothing recorded).")
 
 
 # --- staff calls -----------------------------------------------------------------------------------------

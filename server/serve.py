@@ -16,6 +16,9 @@ built from a ``Settings`` object, neither of which travels through pickle; a for
 SIGINT/SIGTERM stop every worker gracefully; a worker (or the photo-check process) that dies on its own
 stops the others and the parent exits 1, for the service manager (systemd, the container runtime) to
 restart the whole server — one decision about restarts, in one place. ``--workers 1`` forks the same way.
+Before forking, ``serve`` also sets the log format of every process (``[server] log_format``, server/logs.py)
+and makes the private directory in which the workers' metric counters add up (server/metrics.py); the
+directory is removed when the server stops.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from types import FrameType, TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from server import logs
 from server.app import build_context, create_app, utc_now
 from server.db import make_engine, require_head, upgrade_to_head
 from server.deps import Clock
 from server.keys import load_or_create_secret
-from server.settings import Settings
+from server.metrics import multiprocess_directory
+from server.settings import LogFormat, Settings
 from server.tls import MutualTLSProtocol, server_ssl_context
 
 
@@ -88,10 +93,10 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _PR_SET_NAME = 15
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    # The process id tells the workers' lines apart (``--workers N``).
-    logging.basicConfig(level=level, format="%(asctime)s [%(process)d] %(levelname)s %(name)s %(message)s")
-    logging.getLogger("uvicorn.access").disabled = True
+def configure_logging(level: int = logging.INFO, log_format: LogFormat = "text") -> None:
+    """Log lines on standard error, text or JSON (``server/logs.py``); the process id in every line tells
+    the workers' lines apart (``--workers N``)."""
+    logs.configure(log_format, level)
 
 
 def prepare_database(settings: Settings) -> str:
@@ -109,13 +114,15 @@ def serve(settings: Settings, *, workers: int = 1) -> None:
     """Run in the foreground until SIGINT/SIGTERM, with ``workers`` processes sharing the port."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    configure_logging(log_format=settings.log_format)  # [server] log_format, for this process and its children
     load_or_create_secret(settings.secret_file)  # created once here, not raced by the workers
     prepare_database(settings)
     ready = settings.replace(migrate_on_start=False)  # migrated once above: each worker only checks
     tls = server_ssl_context(ready)  # before the fork: one set of session-ticket keys for all workers
     listener = _bind(ready)
     try:
-        _supervise(ready, listener, workers, tls)
+        with multiprocess_directory():  # the workers' metric files, added up by whichever answers a scrape
+            _supervise(ready, listener, workers, tls)
     finally:
         listener.close()
 

@@ -8,6 +8,7 @@ the documented file shape (``server/server.example.toml``); the CLI then overrid
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ PhotoStoreKind = Literal["filesystem", "database"]
 PhotoChecksIn = Literal["background", "request"]
 PHOTO_STORES: tuple[PhotoStoreKind, ...] = ("filesystem", "database")
 PHOTO_CHECKS_IN: tuple[PhotoChecksIn, ...] = ("background", "request")
+LogFormat = Literal["auto", "text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "text", "json")
 
 KIOSK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _KIOSK_ID = re.compile(KIOSK_ID_PATTERN)
@@ -33,6 +36,14 @@ def normalise_fingerprint(text: str) -> str:
     if not _HEX64.fullmatch(value):
         raise ValueError("a certificate fingerprint is 32 bytes of SHA-256 in hex")
     return value
+
+
+def _network(text: str) -> str:
+    """One ``[metrics] allow`` entry as a network (an address alone is a /32 or /128)."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"metrics.allow: {text!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
 
 
 def check_kiosk_id(kiosk_id: str) -> str:
@@ -76,6 +87,12 @@ class Settings:
     kiosk_sign_in_failures: int = 10
     kiosk_sign_in_window: timedelta = timedelta(minutes=15)
     heartbeat_stale_after: timedelta = timedelta(minutes=3)
+    # A kiosk that still sends heartbeats is unhealthy (server/fleet.py) when its outbox's oldest item has
+    # waited longer than ``kiosk_outbox_age_limit``, or when it reported an error within ``kiosk_error_window``.
+    # Both defaults are UNCONFIRMED (no city's numbers yet): an outbox that has not drained for half an hour
+    # means delivery is stuck; an error a quarter of an hour old is still worth a look.
+    kiosk_outbox_age_limit: timedelta = timedelta(minutes=30)
+    kiosk_error_window: timedelta = timedelta(minutes=15)
     # A 7 MB photo is 9.4 MB in base64; anything far beyond that is refused before it is read.
     max_body_bytes: int = 10 * 1024 * 1024
     # Application-status lookups that find nothing, per kiosk (server/ratelimit.py): a burst, then one more
@@ -113,6 +130,16 @@ class Settings:
     # between calls (outbox poll 30 s, heartbeats), so a kiosk rarely pays a new TLS handshake; each idle
     # connection costs the server a socket and some buffers (~100 KB).
     keep_alive_seconds: int = 120
+    # How log lines look (server/logs.py): "text" for a person at a terminal, "json" (one object per line:
+    # time, level, logger, message, request id, route template, status, duration) for the journal or a log
+    # shipper, "auto": json when standard error is the systemd journal (JOURNAL_STREAM), text otherwise.
+    log_format: LogFormat = "auto"
+    # GET /metrics (server/metrics.py), Prometheus text. Who may scrape: a peer address inside one of
+    # ``metrics_allow`` (default: this machine only) and, when ``metrics_token_file`` is set, with
+    # ``Authorization: Bearer <the file's content>``. Metrics hold counts only, never personal data.
+    metrics_enabled: bool = True
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.client_cert_mode not in ("required", "optional"):
@@ -131,6 +158,10 @@ class Settings:
             raise ValueError("status_lookup_burst must be at least 1")
         if self.status_lookup_refill <= timedelta(0):
             raise ValueError("status_lookup_refill must be positive")
+        if self.heartbeat_stale_after <= timedelta(0):
+            raise ValueError("server.heartbeat_stale_seconds must be positive")
+        if self.kiosk_outbox_age_limit <= timedelta(0) or self.kiosk_error_window <= timedelta(0):
+            raise ValueError("server.kiosk_outbox_age_limit_seconds and kiosk_error_window_seconds must be positive")
         if self.renewal_nonce_lifetime <= timedelta(0):
             raise ValueError("renewal_nonce_lifetime must be positive")
         if not 0 <= self.renewal_window_months <= 24:
@@ -145,6 +176,9 @@ class Settings:
             raise ValueError(f"photos.checks must be one of {', '.join(PHOTO_CHECKS_IN)}")
         if not 1 <= self.keep_alive_seconds <= 3600:
             raise ValueError("server.keep_alive_seconds must be 1-3600")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"server.log_format must be one of {', '.join(LOG_FORMATS)}")
+        object.__setattr__(self, "metrics_allow", tuple(_network(n) for n in self.metrics_allow))
         object.__setattr__(self, "jpki_auth_ca_files", tuple(Path(p) for p in self.jpki_auth_ca_files))
         checked = {check_kiosk_id(k): normalise_fingerprint(v) for k, v in self.kiosks.items()}
         object.__setattr__(self, "kiosks", checked)
@@ -171,7 +205,7 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, base_dir: Path = Path()) -> Settings:
-        allowed = {"server", "tls", "clerks", "status_lookup", "renewals", "photos", "kiosks"}
+        allowed = {"server", "tls", "clerks", "status_lookup", "renewals", "photos", "metrics", "kiosks"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown section(s) {sorted(unknown)}; expected {sorted(allowed)}")
@@ -181,6 +215,7 @@ class Settings:
         lookups = dict(data.get("status_lookup", {}))
         renewals = dict(data.get("renewals", {}))
         photos = dict(data.get("photos", {}))
+        metrics = dict(data.get("metrics", {}))
         kwargs: dict[str, Any] = {}
 
         def path(value: str) -> Path:
@@ -203,8 +238,26 @@ class Settings:
             kwargs["max_body_bytes"] = int(server.pop("max_body_bytes"))
         if "keep_alive_seconds" in server:
             kwargs["keep_alive_seconds"] = int(server.pop("keep_alive_seconds"))
+        if "log_format" in server:
+            kwargs["log_format"] = str(server.pop("log_format"))
+        if "enabled" in metrics:
+            value = metrics.pop("enabled")
+            if not isinstance(value, bool):
+                raise ValueError("metrics.enabled must be true or false")
+            kwargs["metrics_enabled"] = value
+        if "allow" in metrics:
+            value = metrics.pop("allow")
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError('metrics.allow must be a list of networks, e.g. ["127.0.0.1/32", "10.0.0.0/8"]')
+            kwargs["metrics_allow"] = tuple(value)
+        if "token_file" in metrics:
+            kwargs["metrics_token_file"] = path(str(metrics.pop("token_file")))
         if "heartbeat_stale_seconds" in server:
             kwargs["heartbeat_stale_after"] = timedelta(seconds=int(server.pop("heartbeat_stale_seconds")))
+        for key, name in (("kiosk_outbox_age_limit_seconds", "kiosk_outbox_age_limit"),
+                          ("kiosk_error_window_seconds", "kiosk_error_window")):
+            if key in server:
+                kwargs[name] = timedelta(seconds=int(server.pop(key)))
         for key, name in (("certfile", "tls_certfile"), ("keyfile", "tls_keyfile"), ("kiosk_ca", "kiosk_ca_file")):
             if key in tls:
                 kwargs[name] = path(tls.pop(key))
@@ -249,7 +302,7 @@ class Settings:
             kwargs["photo_directory"] = path(str(photos.pop("directory")))
         leftovers = [f"server.{k}" for k in server] + [f"tls.{k}" for k in tls] + [f"clerks.{k}" for k in clerks]
         leftovers += [f"status_lookup.{k}" for k in lookups] + [f"renewals.{k}" for k in renewals]
-        leftovers += [f"photos.{k}" for k in photos]
+        leftovers += [f"photos.{k}" for k in photos] + [f"metrics.{k}" for k in metrics]
         if leftovers:
             raise ValueError(f"unknown key(s): {', '.join(sorted(leftovers))}")
         kwargs["kiosks"] = {str(k): str(v) for k, v in dict(data.get("kiosks", {})).items()}

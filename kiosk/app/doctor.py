@@ -78,7 +78,9 @@ def check_vpcd(config: KioskConfig | None) -> Finding | None:
     return Finding("vpcd", OK, f"virtual reader {config.simulator.reader_index} listens on 127.0.0.1:{port}")
 
 
-def check_readers(probe: bool = True) -> list[Finding]:
+def check_readers(probe: bool = True, learnt: Callable[[str], bool | None] | None = None) -> list[Finding]:
+    """Each reader and its card. ``probe`` reads the card (applications by SELECT, the extended-APDU probe);
+    without it, ``learnt`` may say what the running kiosk's own card reads found out about a reader."""
     from drivers import pcsc
 
     try:
@@ -90,33 +92,71 @@ def check_readers(probe: bool = True) -> list[Finding]:
                         "plug in a PC/SC reader (e.g. a contact or NFC reader) and check `pcsc_scan`")]
     findings = [Finding("readers", OK, f"{len(states)} reader(s): " + "; ".join(s.name for s in states))]
     for state in states:
-        findings.append(_reader_finding(state, probe))
+        findings.extend(_reader_findings(state, probe, learnt))
     return findings
 
 
-def _reader_finding(state, probe: bool) -> Finding:
+def _reader_findings(state, probe: bool, learnt: Callable[[str], bool | None] | None = None) -> list[Finding]:
+    """The card in a reader (its applications, by SELECT) and what the reader can do: contact or contactless,
+    and whether it passes extended APDUs (probed by the card driver's own read, on a My Number card only)."""
     from drivers import pcsc
+    from drivers.pcsc.capability import probe_extended_apdus, reader_interface
 
     name = state.name
+    interface = reader_interface(name, state.atr)
     if not state.card_present:
-        return Finding(f"card in {name}", OK, "no card inserted", data={"reader": name, "card": False})
+        return [Finding(f"card in {name}", OK, "no card inserted", data={"reader": name, "card": False}),
+                _capability(name, interface, None, "unknown — insert a card" if learnt is None or learnt(name) is None
+                            else _unprobed(name, learnt))]
     atr = state.atr or b""
     data: dict = {"reader": name, "card": True, "atr": atr.hex(" ").upper(), "atr_label": describe_atr(atr)}
     if not probe:
-        return Finding(f"card in {name}", OK, f"card present, ATR {data['atr']}", data=data)
+        return [Finding(f"card in {name}", OK, f"card present, ATR {data['atr']}", data=data),
+                _capability(name, interface, None, _unprobed(name, learnt))]
     try:
         with pcsc.connect(name) as transport:
             found = probe_applications(ApduChannel(transport))
+            extended = probe_extended_apdus(transport) if is_my_number_card(found) else None
     except CardError as exc:
-        return Finding(f"card in {name}", WARN, f"card present but could not be read: {exc}",
-                       "take the card out and insert it again", data=data)
+        return [Finding(f"card in {name}", WARN, f"card present but could not be read: {exc}",
+                        "take the card out and insert it again", data=data),
+                _capability(name, interface, None, "unknown — the card could not be read")]
     data["applications"] = [app.key for app in found]
     data["my_number_card"] = is_my_number_card(found)
     if data["my_number_card"]:
         apps = ", ".join(app.label for app in found)
-        return Finding(f"card in {name}", OK, f"My Number card: {apps}", data=data)
-    return Finding(f"card in {name}", WARN, "the card is not a My Number card (no JPKI and card-info AP)",
-                   "insert a My Number card", data=data)
+        card = Finding(f"card in {name}", OK, f"My Number card: {apps}", data=data)
+    else:
+        card = Finding(f"card in {name}", WARN, "the card is not a My Number card (no JPKI and card-info AP)",
+                       "insert a My Number card", data=data)
+    return [card, _capability(name, interface, extended, "unknown — insert a My Number card")]
+
+
+def _unprobed(name: str, learnt: Callable[[str], bool | None] | None) -> str:
+    if learnt is None:
+        return "not probed (--no-probe)"
+    known = learnt(name)
+    if known is None:
+        return "not known yet (no card read by this kiosk since it started)"
+    return "yes (seen in this kiosk's card reads)" if known else "no (seen in this kiosk's card reads)"
+
+
+def _capability(name: str, interface, extended, unknown: str) -> Finding:
+    """``reader NAME``: contact/contactless (always a heuristic) and the extended-APDU probe's outcome."""
+    from drivers.pcsc.capability import CUT, FAILED, NOT_PROBED, REFUSED
+
+    status, detail, apdus = (NOT_PROBED, unknown, 0) if extended is None else (
+        extended.status, extended.detail, extended.apdus)
+    data = {"reader": name, "interface": interface.kind, "interface_basis": interface.basis,
+            "extended_apdus": status, "extended_detail": detail, "probe_apdus": apdus}
+    text = f"{interface.kind} ({interface.basis}); extended APDUs: {detail}"
+    if status == FAILED:
+        return Finding(f"reader {name}", FAIL, text, "use another reader (docs/hardware.md lists known-good "
+                       "families) and report this one", data=data)
+    if status in (REFUSED, CUT):
+        return Finding(f"reader {name}", WARN, text, "cards work, with more APDUs per certificate; a reader that "
+                       "passes extended APDUs reads them faster (docs/hardware.md)", data=data)
+    return Finding(f"reader {name}", OK, text, data=data)
 
 
 STALE_OUTBOX_SECONDS = 3600.0  # an application waiting longer than this means the server is not reached
@@ -238,6 +278,9 @@ def run_checks(config_path: str | None = None, probe: bool = True,
                      check_printer(config)):
         if optional is not None:
             findings.append(optional)
+    from kiosk.app.doctor_anchors import check_anchors  # it builds on this module's Finding
+
+    findings.extend(check_anchors(config))
     if findings[2].status == OK:  # pcscd
         findings.extend(check_readers(probe))
     for check in extra or []:

@@ -47,6 +47,7 @@ class Runtime:
     tasks: Any = None  # kiosk.services.tasks.TaskWorker: the outbox and the central server, off the UI thread
     camera: Any = None  # kiosk.core.ports.Camera
     audit: Any = None  # kiosk.services.audit_log.AuditLog: clerk actions, shipped by the flusher
+    heartbeat: Any = None  # kiosk.services.heartbeat.HeartbeatSender: health to the central server, on a timer
     _ticker: Any = None
 
     def start(self) -> None:
@@ -55,6 +56,8 @@ class Runtime:
         from kiosk.core.events import Tick
 
         self.service.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()  # its first heartbeat goes out at once, from its own thread
         if self.flusher is not None:
             self.flusher.start()
         if self.staff_channel is not None:
@@ -69,6 +72,8 @@ class Runtime:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        if self.heartbeat is not None:
+            self.heartbeat.stop()  # before the outbox it reads is closed
         self.service.stop()
         if self.tray is not None:
             self.tray.stop()
@@ -116,21 +121,55 @@ def revocation_from_config(config: KioskConfig) -> Any:
     return CentralRevocationChecker(CentralClient.from_config(config))  # its own client: card-worker thread
 
 
-def trust_store_from_config(config: KioskConfig) -> Any:
-    """The configured trust folder; with the simulator and no folder, the generated test PKI."""
-    from drivers.mynumber.trust import TrustStore
+def trust_store_from_config(config: KioskConfig, *, pinned: bool = True) -> Any:
+    """The configured trust folder, held to ``[verification] anchor_sha256``; with the simulator and no
+    folder, the generated test PKI. Every problem is a ``ConfigError`` naming the files and the fix.
 
-    folder = config.verification.trust_store
-    if folder:
-        return TrustStore.from_directory(config.resolve(folder))
-    if not config.simulator.enabled:
-        where = config.source or "the configuration"
-        raise ConfigError(f"{where}: verification.trust_store must name the folder with the J-LIS CA certificates")
-    from drivers.sim import pki  # test PKI: only for the simulator
+    ``trust_store = "{bundled}/<folder>"`` is ``<folder>`` of the trust anchors shipped with the kiosk
+    (``config/trust`` in a checkout, ``kiosk/defaults/trust`` installed), wherever the config file itself
+    lives; other values are paths as everywhere in the config (``KioskConfig.resolve``). ``pinned=False``
+    is for ``kiosk doctor`` alone: it loads a refused folder anyway, to show which file is which.
+    """
+    from drivers.mynumber.trust import TrustPinError, TrustStore, TrustStoreError, normalize_fingerprint
+    from kiosk.config import DEFAULTS_DIR
 
-    with tempfile.TemporaryDirectory(prefix="kiosk-test-trust-") as generated:  # loaded into memory, then gone
-        pki.write_trust_store(generated)
-        return TrustStore.from_directory(generated)
+    section = config.verification
+    where = config.source or "the configuration"
+    bundled = "{bundled}"
+    try:
+        pins = [normalize_fingerprint(pin) for pin in section.anchor_sha256]
+    except TrustStoreError as exc:
+        raise ConfigError(f"{where}: verification.anchor_sha256: {exc}") from exc
+    folder = section.trust_store
+    if not folder:
+        if not config.simulator.enabled:
+            raise ConfigError(f"{where}: verification.trust_store must name the folder with the J-LIS CA "
+                              f"certificates; fix: trust_store = \"{bundled}/jlis\" (the ones shipped with the kiosk)")
+        if pins:
+            raise ConfigError(f"{where}: verification.anchor_sha256 pins a trust folder, but "
+                              "verification.trust_store names none; fix: set trust_store, or remove the pins")
+        from drivers.sim import pki  # test PKI: only for the simulator
+
+        with tempfile.TemporaryDirectory(prefix="kiosk-test-trust-") as generated:  # loaded into memory, then gone
+            pki.write_trust_store(generated)
+            return TrustStore.from_directory(generated)
+    if folder == bundled or folder.startswith(bundled + "/"):
+        path = DEFAULTS_DIR / "trust" / folder[len(bundled):].lstrip("/")
+    else:
+        path = config.resolve(folder)
+    if not path.is_dir():
+        raise ConfigError(f"{where}: verification.trust_store: the folder {path} does not exist; fix: create it "
+                          f"with the J-LIS CA certificates, or set trust_store = \"{bundled}/jlis\" (the ones "
+                          "shipped with the kiosk)")
+    try:
+        return TrustStore.from_directory(path, pins if pinned and pins else None)
+    except TrustPinError as exc:
+        raise ConfigError(f"{where}: trust folder {path}: {exc}; fix: compare the file's SHA-256 with the one "
+                          "J-LIS publishes (https://www.jpki.go.jp/ca/), then correct verification.anchor_sha256 "
+                          "or remove the file from the folder") from exc
+    except TrustStoreError as exc:
+        raise ConfigError(f"{where}: trust folder {path}: {exc}; fix: replace the file with the certificate "
+                          "J-LIS publishes, or remove it") from exc
 
 
 def verifier_factory_from_config(config: KioskConfig, *, trust: Any = None, revocation: Any = None) -> Any:
@@ -240,6 +279,7 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     ``staff_caller``: what "call staff" reaches (``kiosk.core.shell.StaffCaller``), or "auto".
     ``camera``: a ``kiosk.core.ports.Camera``, None, or "auto" (``camera_from_config``).
     """
+    from kiosk.app.maintenance import DoctorMaintenance
     from kiosk.core.clerk import ClerkDesk
     from kiosk.core.dispatch import MonotonicClock
     from kiosk.core.flows import APPLICATION, CARD_CHECK, PICKUP, PIN_SERVICES, RENEWAL, STATUS
@@ -251,6 +291,7 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     from kiosk.core.ports import TicketCounter
     from kiosk.core.shell import Shell
     from kiosk.services.card_service import CardService
+    from kiosk.services.heartbeat import HealthState, heartbeat_from_config
     from kiosk.ui.app import KioskApp, KivyDispatcher
     from kiosk.ui.speech import Speaker
     from kiosk.ui.staff import StaffExitGuard, configured_hash
@@ -271,9 +312,11 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
 
         transport_factory, watcher = pcsc.connect, CardWatcher()
     checker = revocation_from_config(config) if revocation == "auto" else revocation
-    service = CardService(transport_factory, dispatcher.post,
+    health = HealthState()  # the heartbeat's view of the reader: it sees the card service's events first
+    service = CardService(transport_factory, health.watching(dispatcher.post),
                           verifier_factory=verifier_factory_from_config(config, revocation=checker),
-                          watcher=watcher, clock=clock, readers=config.card.readers, tickets=tickets)
+                          watcher=watcher, clock=clock, readers=config.card.readers, tickets=tickets,
+                          extended=config.card.extended)
     audit = audit_log_from_config(config) if deliver is not False else None
     try:
         outbox, flusher = (outbox_and_flusher(config, dispatcher.post, audit=audit) if deliver is not False
@@ -283,6 +326,13 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
             audit.close()
         raise
     tasks = task_worker(config, outbox, dispatcher.post, tickets, audit)
+    try:
+        heartbeat = heartbeat_from_config(config, health, outbox) if deliver is not False else None
+    except BaseException:  # a bad server.heartbeat_seconds: close what is open already
+        for opened in (outbox, audit):
+            if opened is not None:
+                opened.close()
+        raise
     channel = None
     if staff_caller == "auto":
         from kiosk.services.staff_call import StaffCallChannel
@@ -316,9 +366,10 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         languages=config.kiosk.languages,
         fullscreen=fullscreen,
         camera=camera,
+        maintenance=DoctorMaintenance(config),
     )
     return Runtime(config, dispatcher, shell, service, tray, app, clock, outbox, flusher, channel, tasks, camera,
-                   audit=audit)
+                   audit=audit, heartbeat=heartbeat)
 
 
 def run_app(config: KioskConfig, demo: bool) -> int:
@@ -333,9 +384,18 @@ def run_app(config: KioskConfig, demo: bool) -> int:
     if not window_opened():
         print(WINDOW_FAILED_HELP, file=sys.stderr)
         return EXIT_NO_DISPLAY
+    from drivers.errors import CardError
+    from kiosk.app.private_files import file_mode_problems
+
+    problems = [] if demo else file_mode_problems(config)  # a demo's state is its own throw-away folder
+    if problems:
+        print("kiosk: refusing to start: files with keys or residents' data are readable by others", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         runtime = build_runtime(config, demo, fullscreen=not demo)
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, OSError, CardError) as exc:  # CardError: a trust store that cannot be used
         print(f"kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if demo:
@@ -344,13 +404,29 @@ def run_app(config: KioskConfig, demo: bool) -> int:
               flush=True)
     runtime.start()
     previous = _stop_on_signals(runtime.app)
+    notifier = _tell_systemd(config)
     try:
         runtime.app.run()
     finally:
+        notifier.stopping()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         runtime.stop()
+        notifier.close()
     return runtime.app.exit_code
+
+
+def _tell_systemd(config: KioskConfig) -> Any:
+    """READY=1 on the first frame, then the watchdog fed from the UI thread (nothing outside systemd)."""
+    from kivy.clock import Clock
+
+    from kiosk.app.systemd_notify import SystemdNotifier, feed_watchdog_from
+
+    notifier = SystemdNotifier()
+    if notifier.enabled:
+        Clock.schedule_once(lambda _dt: notifier.ready(f"kiosk {config.kiosk.id} ready"), 0)
+        feed_watchdog_from(notifier, Clock.schedule_interval)
+    return notifier
 
 
 def _stop_on_signals(app: Any) -> dict[int, Any]:

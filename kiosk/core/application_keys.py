@@ -68,6 +68,9 @@ RENEWAL_STATUS_KEYS = {
     "not_yet": "renewal.check.not_yet",  # {opens} {expires}
     "expired": "renewal.check.expired",
     "not_genuine": "renewal.check.not_genuine",
+    # the chain stopped at a J-LIS CA this kiosk lacks, or an issuer it does not know: not a forgery
+    "unknown_ca_generation": "result.headline.unknown_ca_generation",
+    "issuer_unknown": "result.headline.issuer_unknown",
 }
 RENEWAL_PIN = "renewal.pin"  # the pad's prompt: the auth PIN signs the application
 RENEWAL_OFFLINE = "renewal.offline"  # no nonce: renewal by card needs the central server right now

@@ -24,7 +24,7 @@ from drivers.mynumber.certificates import JST, ValidityReport
 from drivers.mynumber.integrity import CheckResult
 from drivers.mynumber.pinpolicy import PinPolicy
 from drivers.mynumber.session import PinStatus
-from drivers.mynumber.trust import REASON_UNKNOWN_ISSUER, REASON_UNTRUSTED_ROOT
+from drivers.mynumber.trust import REASON_UNKNOWN_CA_GENERATION, REASON_UNKNOWN_ISSUER, REASON_UNTRUSTED_ROOT
 from drivers.mynumber.verifier import ALL_CHECKS, CARD_INFO_CHECKS
 from kiosk.core.application_keys import ALL_KEYS as APPLICATION_KEYS
 from kiosk.core.expiry_guidance import ALL_KEYS as EXPIRY_KEYS
@@ -60,10 +60,12 @@ RESULT_NOT_VERIFIED = "result.not_verified"  # something required could not be c
 RESULT_NOT_GENUINE = "result.headline.not_genuine"  # a check proving the card genuine failed
 RESULT_TAMPERED = "result.headline.tampered"  # the card's data does not match its signature
 RESULT_ISSUER_UNKNOWN = "result.headline.issuer_unknown"  # this kiosk lacks the CA: not "forged"
+# a J-LIS CA generation this kiosk has no certificate of (e.g. 2019): not "forged"; staff update the anchors
+RESULT_UNKNOWN_CA_GENERATION = "result.headline.unknown_ca_generation"
 RESULT_EXPIRED = "result.headline.expired"
 RESULT_REVOKED = "result.headline.revoked"
 RESULT_HEADLINES = (RESULT_VALID, RESULT_NOT_VERIFIED, RESULT_NOT_GENUINE, RESULT_TAMPERED, RESULT_ISSUER_UNKNOWN,
-                    RESULT_EXPIRED, RESULT_REVOKED)
+                    RESULT_UNKNOWN_CA_GENERATION, RESULT_EXPIRED, RESULT_REVOKED)
 NOTICE_PIN_BLOCKED = "notice.pin_blocked"  # {pin}: blocked; where it can be reset
 NOTICE_SIGN_NOT_SET = "notice.sign_not_set"  # no signing certificate on this card
 NOTICE_LAST_TRY = "notice.last_try"  # {pin}: one try left, kept for the counter
@@ -214,12 +216,15 @@ def result_headline(checks: Iterable[CheckResult], verified: bool) -> Notice:
     """The result's first sentence, by what the resident must do next — most serious first.
 
     A chain that fails because the trust store lacks the issuer (a CA generation this kiosk does not know)
-    is "could not confirm the issuer", never "forged": the card may be perfectly genuine.
+    is "could not confirm the issuer", never "forged": the card may be perfectly genuine. A J-LIS-named
+    issuer whose key the store lacks has its own words: staff can fix it by adding that CA's certificate.
     """
     by_name = {check.name: check for check in checks}
     failed = {name for name, check in by_name.items() if check.status == "failed"}
     chain = by_name.get("auth_chain")
     validity = by_name.get("auth_validity")
+    if chain is not None and chain.status == "failed" and chain.reason == REASON_UNKNOWN_CA_GENERATION:
+        return Notice(RESULT_UNKNOWN_CA_GENERATION, tone="warn")
     if chain is not None and chain.status == "failed" and chain.reason in _ISSUER_UNKNOWN_REASONS:
         return Notice(RESULT_ISSUER_UNKNOWN, tone="warn")
     if validity is not None and validity.status == "failed" and validity.reason in _EXPIRED_REASONS:

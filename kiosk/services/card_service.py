@@ -77,13 +77,14 @@ class CardService:
     def __init__(self, transport_factory: TransportFactory, post: Callable[[Event], None], *,
                  verifier_factory: VerifierFactory, watcher: Watcher | None = None, clock: Clock,
                  policy: PinPolicy = UNATTENDED, readers: tuple[str, ...] = (),
-                 tickets: Callable[[], int] | None = None) -> None:
+                 tickets: Callable[[], int] | None = None, extended: bool | None = None) -> None:
         self._transport_factory = transport_factory
         self._post_event = post
         self._verifier_factory = verifier_factory
         self._watcher = watcher
         self._clock = clock
         self._policy = policy
+        self._extended = extended  # [card] extended_apdus: None probes the reader once, True/False force it
         self._patterns = readers
         self._tickets = tickets or TicketCounter()
         self._lock = threading.Lock()  # guards the fields below, shared by the pump, the worker and callers
@@ -251,7 +252,7 @@ class CardService:
         transport = self._transport_factory(reader or "")
         self._transport, self._open_insertion = transport, current
         try:
-            card = MyNumberCard(transport, self._policy)
+            card = MyNumberCard(transport, self._policy, extended=self._extended)
             card.recognise()
             self._open = _OpenCard(card, self._verifier_factory(card))
         except BaseException:

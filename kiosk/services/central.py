@@ -595,16 +595,34 @@ class CentralClient:
         return _staff_call_state(status, answer, call_id)
 
     def heartbeat(
-        self, *, version: str, reader_state: str, outbox_depth: int, outbox_oldest_age_seconds: float | None
+        self,
+        *,
+        version: str,
+        reader_state: str,
+        outbox_depth: int,
+        outbox_oldest_age_seconds: float | None,
+        outbox_dead: int | None = None,
+        last_error_code: str | None = None,
+        last_error_age_seconds: float | None = None,
     ) -> Mapping[str, Any]:
-        """POST /v1/kiosks/heartbeat: no personal data, only the kiosk's health."""
-        body = {
+        """POST /v1/kiosks/heartbeat: no personal data, only the kiosk's health (counts, ages and codes).
+
+        Logged at DEBUG only, success or failure: the sender (``kiosk.services.heartbeat``) logs an outage
+        once, not every minute. A disabled kiosk gets ``Rejected`` 403 ``kiosk_disabled`` (``kiosk_refusal``
+        says it in words).
+        """
+        body: dict[str, Any] = {
             "version": version,
             "reader_state": reader_state,
             "outbox_depth": outbox_depth,
             "outbox_oldest_age_seconds": outbox_oldest_age_seconds,
         }
-        return self._post("/v1/kiosks/heartbeat", "/v1/kiosks/heartbeat", body)[1]
+        if outbox_dead is not None:
+            body["outbox_dead"] = outbox_dead
+        if last_error_code is not None:
+            body["last_error_code"] = last_error_code
+            body["last_error_age_seconds"] = last_error_age_seconds
+        return self._send("POST", "/v1/kiosks/heartbeat", "/v1/kiosks/heartbeat", body, {}, quiet=True)[1]
 
     def certificate_status(self, issuer_key_id: str, serial: str) -> CertificateStatus:
         """POST /v1/certificate-status: revocation is checked by the city (a legal verifier), not by us."""
@@ -657,8 +675,11 @@ class CentralClient:
         return self._send("POST", path, route, body, extra)
 
     def _send(
-        self, method: str, path: str, route: str, body: Mapping[str, Any] | None, headers: dict[str, str]
+        self, method: str, path: str, route: str, body: Mapping[str, Any] | None, headers: dict[str, str],
+        *, quiet: bool = False,
     ) -> tuple[int, dict[str, Any]]:
+        """``quiet``: log at DEBUG (a periodic call whose caller reports trouble itself)."""
+        level = logging.DEBUG if quiet else logging.INFO
         headers = {"Accept": "application/json", "User-Agent": f"mynumber-kiosk/{__version__}", **headers}
         started = time.monotonic()
         try:
@@ -674,14 +695,15 @@ class CentralClient:
             )
         except requests.RequestException as exc:
             error = map_transport_error(exc, self.base_url, self.ca_bundle)
-            log.warning("%s %s failed after %.2f s: %s", method, route, time.monotonic() - started, error.code)
+            log.log(logging.DEBUG if quiet else logging.WARNING, "%s %s failed after %.2f s: %s", method, route,
+                    time.monotonic() - started, error.code)
             raise error from exc
         except OSError as exc:
             # requests raises a bare OSError when a certificate, key or CA file is missing.
             raise TlsError(f"a TLS file is missing or unreadable ({exc.strerror or exc}); check "
                            "server.ca_bundle, server.client_cert and server.client_key") from exc
         elapsed = time.monotonic() - started
-        log.info("%s %s -> %d in %.2f s", method, route, response.status_code, elapsed)
+        log.log(level, "%s %s -> %d in %.2f s", method, route, response.status_code, elapsed)
         return response.status_code, _decode(response)
 
 

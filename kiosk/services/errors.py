@@ -165,6 +165,28 @@ def is_kiosk_level(status: int, server_code: str) -> bool:
     return status in (401, 403) and server_code.startswith("kiosk_")
 
 
+DISABLED = "kiosk_disabled"
+# What a refusal about the kiosk itself means, for the operator reading the kiosk's log (the heartbeat says
+# it once per stretch). The exception stays a ``Rejected`` with the server's code: callers decide by code.
+_KIOSK_REFUSALS = {
+    DISABLED: "the city's operator has taken this kiosk out of service (kiosk_disabled): the server refuses "
+              "its requests, applications wait in the outbox, until an operator enables it again "
+              "(kiosk server kiosk-enable)",
+    "kiosk_unknown": "the central server does not know this kiosk's certificate (kiosk_unknown): an operator "
+                     "registers it (kiosk server add-kiosk ID --cert PEM)",
+    "kiosk_certificate_untrusted": "the central server does not accept this kiosk's certificate "
+                                   "(kiosk_certificate_untrusted): it expired or another CA issued it; check "
+                                   "server.client_cert",
+}
+
+
+def kiosk_refusal(exc: BaseException) -> str | None:
+    """The sentence for a refusal about this kiosk itself (``is_kiosk_level``), None for any other error."""
+    if not isinstance(exc, Rejected) or not is_kiosk_level(exc.status, exc.server_code):
+        return None
+    return _KIOSK_REFUSALS.get(exc.server_code, f"the central server refuses this kiosk ({exc.server_code})")
+
+
 # A signed renewal (POST /v1/renewals) the server refused; sending it again cannot change the answer, because
 # the nonce, the certificate and the signature are fixed once the card has signed. The resident must apply
 # again (a new nonce, a new signature). ``not_in_renewal_window`` and ``certificate_*`` mean the card itself

@@ -221,6 +221,15 @@ class OutboxStatus:
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """Queued items, the oldest one's age in seconds (None when none is queued) and dead items."""
+
+    depth: int
+    oldest_age_seconds: float | None
+    dead: int
+
+
+@dataclass(frozen=True)
 class Capacity:
     """Whether one more application fits, asked before a resident starts (``Outbox.capacity``).
 
@@ -643,6 +652,17 @@ class Outbox(SerialisedSqlite):
     def status(self) -> OutboxStatus:
         with self._read() as db:
             return _status_of(db, self.clock())
+
+    def backlog(self) -> Backlog:
+        """What the heartbeat reports: counts and the oldest queued item's age, one cheap read (no payload, no
+        row list: ``status()`` lists every dead item)."""
+        with self._read() as db:
+            depth, oldest, dead = db.execute(
+                "SELECT SUM(state = 'queued'), MIN(CASE WHEN state = 'queued' THEN created_at END),"
+                " SUM(state = 'dead') FROM items WHERE state IN ('queued', 'dead')"
+            ).fetchone()
+        now = self.clock()
+        return Backlog(int(depth or 0), None if oldest is None else max(0.0, now - oldest), int(dead or 0))
 
     def flush_now(self) -> int:
         """Cut every backoff short (leases of items in flight are respected); returns how many items."""

@@ -95,6 +95,11 @@ class KivyDispatcher:
                 log.error("flow failed on %s: %s", type(event).__name__, type(exc).__name__)
 
 
+# The app ended at staff's request for a restart (the maintenance menu): the kiosk unit restarts on any exit
+# but a configuration error; a shell loop outside systemd may test for it (75 = EX_TEMPFAIL, "try again").
+EXIT_RESTART = 75
+
+
 class KioskApp(App):
     t = ObjectProperty(None)  # the current language's translator; kv writes app.t('key')
     theme = ObjectProperty(None)
@@ -117,6 +122,7 @@ class KioskApp(App):
         fullscreen: bool = False,
         prebuild: bool = True,
         camera: Any = None,
+        maintenance: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -133,6 +139,7 @@ class KioskApp(App):
         self.demo = demo_cards is not None
         self.fullscreen = fullscreen
         self.camera = camera
+        self.maintenance = maintenance  # kiosk.core.maintenance.Maintenance: the menu after the staff exit
         if languages:
             self.languages = list(languages)
         self.exit_code = 0
@@ -219,7 +226,7 @@ class KioskApp(App):
     # -- overlays ----------------------------------------------------------------------------------------
 
     def overlay(self, name: str) -> Any:
-        """The open overlay ``name`` ("language", "tray", "staff"), or None when it is not on screen."""
+        """The open overlay ``name`` ("language", "tray", "staff", "maintenance"), or None when it is not on screen."""
         widget = self._overlays.get(name)
         return widget if getattr(widget, "parent", None) is not None else None
 
@@ -261,8 +268,28 @@ class KioskApp(App):
         self.root.open_overlay(dialog)
 
     def staff_exit(self) -> None:
-        log.info("staff exit")
-        self.exit_code = 0
+        """The staff PIN was right: the maintenance menu (never a desktop), or without one, the end."""
+        self.close_overlay("staff")
+        if self.maintenance is None:
+            self.quit(0)
+            return
+        from kiosk.ui.widgets.maintenance import MaintenanceMenu
+
+        log.info("staff exit: maintenance menu")
+        menu = MaintenanceMenu(maintenance=self.maintenance, demo=self.demo)
+        menu.bind(on_restart=lambda *_: self.quit(0 if self.demo else EXIT_RESTART))
+        self._overlays["maintenance"] = menu
+        self.root.open_overlay(menu)
+
+    def close_overlay(self, name: str) -> None:
+        widget = self._overlays.pop(name, None)
+        if widget is not None and widget.parent is not None:
+            self.root.close_overlay(widget)
+
+    def quit(self, exit_code: int) -> None:
+        """End the app with ``exit_code``; ``EXIT_RESTART`` asks the kiosk's service for a fresh start."""
+        log.info("staff: %s", "restart" if exit_code == EXIT_RESTART else "exit")
+        self.exit_code = exit_code
         self.stop()
 
     # -- the lock ----------------------------------------------------------------------------------------

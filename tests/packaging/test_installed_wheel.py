@@ -267,3 +267,56 @@ def test_the_demo_state_goes_to_the_state_folder(installed: Installed) -> None:
     done = installed.run(installed.bin("python"), "-c", _DEMO_STATE, env={"KIOSK_STATE_DIR": str(override)})
     assert done.returncode == 0, done.stderr
     assert (override / "outbox.sqlite3").is_file() and (override / "demo-pki" / "ca.pem").is_file()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_installed_server_migrates_serves_and_answers_health(installed: Installed) -> None:
+    """`kiosk server` from the wheel alone: a test PKI, the migration as its own step, then HTTPS on loopback
+    whose /healthz answers with the database reachable."""
+    import ssl
+    import urllib.request
+
+    pki = installed.root / "server-pki"
+    database = f"sqlite:///{installed.root / 'server-state' / 'central.db'}"
+    (installed.root / "server-state").mkdir(exist_ok=True)
+    done = installed.run(installed.bin("kiosk"), "server", "demo-pki", str(pki))
+    assert done.returncode == 0, done.stderr
+    done = installed.run(installed.bin("kiosk"), "server", "migrate", "--db", database, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    port = _free_port()
+    log = (installed.root / "server.log").open("w")
+    server = subprocess.Popen(
+        [installed.bin("kiosk"), "server", "serve", "--db", database, "--host", "127.0.0.1", "--port", str(port),
+         "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"), "--kiosk-ca",
+         str(pki / "ca.pem"), "--client-cert", "optional",
+         "--secret-file", str(installed.root / "server-state" / "secret")],
+        cwd=installed.cwd, env={"PATH": f"{installed.venv / 'bin'}:/usr/bin:/bin", "HOME": str(installed.home),
+                                "LANG": "C.UTF-8"}, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    try:
+        context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        deadline = time.monotonic() + 60
+        answer: dict | None = None
+        while time.monotonic() < deadline and answer is None:
+            assert server.poll() is None, (installed.root / "server.log").read_text()
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=context, timeout=5) as r:
+                    answer = {"status": r.status, "body": json.loads(r.read())}
+            except OSError:
+                time.sleep(0.3)
+        assert answer is not None, (installed.root / "server.log").read_text()
+        assert answer["status"] == 200 and answer["body"]["status"] == "ok", answer
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)

@@ -18,6 +18,7 @@ from kiosk.config import (
     ConfigError,
     KioskConfig,
     load_config,
+    run_config_path,
     running_from_checkout,
     state_dir,
 )
@@ -84,3 +85,22 @@ def test_state_only_begins_a_path(tmp_path: Path, value: str) -> None:
     path.write_text(f'[outbox]\npath = "{value}"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"outbox\.path .* \{state\} may only begin a path"):
         load_config(path)
+
+
+def test_systemd_state_directory_decides_for_a_service(tmp_path: Path) -> None:
+    """The unit's StateDirectory= (/var/lib/mynumber-kiosk) wins over the checkout and XDG; KIOSK_STATE_DIR
+    still overrides it, and a relative value (invalid) is ignored."""
+    assert state_dir({"STATE_DIRECTORY": "/var/lib/mynumber-kiosk"}) == Path("/var/lib/mynumber-kiosk")
+    assert state_dir({"STATE_DIRECTORY": "/var/lib/a:/var/lib/b"}) == Path("/var/lib/a")
+    assert state_dir({"STATE_DIRECTORY": "/var/lib/a", STATE_ENV: str(tmp_path)}) == tmp_path
+    assert state_dir({"STATE_DIRECTORY": "relative"}) == REPO / "var"
+
+
+def test_kiosk_run_reads_etc_under_systemd_and_the_shipped_example_otherwise(tmp_path: Path) -> None:
+    assert run_config_path({"KIOSK_CONFIG": str(tmp_path / "mine.toml")}) == tmp_path / "mine.toml"
+    assert run_config_path({"CONFIGURATION_DIRECTORY": "/etc/mynumber-kiosk"}) == Path(
+        "/etc/mynumber-kiosk/kiosk.toml")
+    assert run_config_path({"KIOSK_CONFIG": str(tmp_path / "k.toml"), "CONFIGURATION_DIRECTORY": "/etc/x"}
+                           ) == tmp_path / "k.toml"
+    expected = Path("/etc/mynumber-kiosk/kiosk.toml")
+    assert run_config_path({}) == (expected if expected.is_file() else PRODUCTION_CONFIG)

@@ -189,7 +189,7 @@ def test_kiosk_list_shows_heartbeats(server: LiveServer) -> None:
     server.clock.advance(timedelta(minutes=10))
     token = server.token()
     listing = server.session().get(server.url("/v1/kiosks"), headers={"Authorization": f"Bearer {token}"}).json()
-    assert {k["kiosk_id"]: k for k in listing["kiosks"]}["kiosk-02"]["state"] == "stale"
+    assert {k["kiosk_id"]: k for k in listing["kiosks"]}["kiosk-02"]["state"] == "silent"  # "stale" before issue 13
 
 
 def test_password_hashes_are_salted_scrypt() -> None:

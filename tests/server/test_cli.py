@@ -144,3 +144,119 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as exited:
         main([])
     assert exited.value.code == 2
+
+
+# --- the fleet: kiosks, kiosk-disable, kiosk-enable, kiosk-history ---------------------------------------------
+
+
+def _fleet(tmp_path: Path, kiosks: dict[str, dict[str, object]]) -> None:
+    """Register kiosks (demo certificates) and write what their last heartbeat said, as the route stores it."""
+    names = list(kiosks)
+    assert main(["demo-pki", str(tmp_path / "pki"), *[arg for k in names for arg in ("--kiosk", k)]]) == 0
+    for name in names:
+        certificate = str(tmp_path / "pki" / "kiosks" / f"{name}.pem")
+        assert main(["add-kiosk", name, "--cert", certificate, *_db(tmp_path)]) == 0
+    context = _context(tmp_path)
+    with context.sessions() as session, session.begin():
+        for name, values in kiosks.items():
+            kiosk = session.get(Kiosk, name)
+            assert kiosk is not None
+            for column, value in values.items():
+                setattr(kiosk, column, value)
+    context.engine.dispose()
+
+
+def _ago(**delta: float) -> datetime:
+    from datetime import timedelta
+
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+HEALTHY = {"version": "1.4.0", "reader_state": "ok", "outbox_depth": 0, "outbox_dead": 0}
+
+
+def test_kiosks_lists_the_fleet_and_exits_1_when_one_needs_attention(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["kiosks", *_db(tmp_path)]) == 0
+    assert "no kiosks registered" in capsys.readouterr().out
+    _fleet(tmp_path, {
+        "k1": {**HEALTHY, "last_heartbeat_at": _ago(seconds=20), "outbox_depth": 2, "outbox_oldest_age_seconds": 95.0},
+        "k2": {**HEALTHY, "last_heartbeat_at": _ago(minutes=10)},
+        "k3": {},
+    })
+    capsys.readouterr()
+    assert main(["kiosks", *_db(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:4]}
+    assert rows["k1"][:4] == ["k1", "online", "ok", "20s"] and "2/1m" in rows["k1"]
+    assert rows["k2"][:4] == ["k2", "silent", "ok", "10m"]
+    assert rows["k3"][:4] == ["k3", "never_seen", "unknown", "never"]
+    assert "1 of 3 kiosks need attention (silent or unhealthy): k2" in out
+
+    assert main(["kiosks", "--problems", *_db(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "k2" in out and "k1 " not in out and "k3" not in out
+
+    context = _context(tmp_path)
+    with context.sessions() as session, session.begin():
+        k1 = session.get(Kiosk, "k1")
+        assert k1 is not None
+        k1.reader_state, k1.last_error_code, k1.last_error_at = "reader_error", "reader_error", _ago(minutes=2)
+    context.engine.dispose()
+    assert main(["kiosks", "--problems", "--json", *_db(tmp_path)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["needing_attention"] == ["k1", "k2"]
+    k1_data = next(k for k in data["kiosks"] if k["kiosk_id"] == "k1")
+    assert k1_data["problems"] == ["reader_error", "recent_error"] and k1_data["health"] == "unhealthy"
+    assert datetime.fromisoformat(k1_data["last_heartbeat_at"]).tzinfo is not None
+
+
+def test_kiosk_disable_enable_and_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _fleet(tmp_path, {"k1": {**HEALTHY, "last_heartbeat_at": _ago(seconds=5)},
+                      "k2": {**HEALTHY, "last_heartbeat_at": _ago(minutes=10)}})
+    capsys.readouterr()
+    reason = "Screen cracked; replacement ordered"
+    assert main(["kiosk-disable", "k2", "--reason", reason, *_db(tmp_path)]) == 0
+    assert "k2 disabled" in capsys.readouterr().out
+    assert main(["kiosks", "--json", *_db(tmp_path)]) == 0  # a disabled kiosk alarms nobody
+    states = {k["kiosk_id"]: k["state"] for k in json.loads(capsys.readouterr().out)["kiosks"]}
+    assert states == {"k1": "online", "k2": "disabled"}
+    assert main(["kiosk-disable", "k2", "--reason", reason, *_db(tmp_path)]) == 0
+    assert "already disabled" in capsys.readouterr().out
+    assert main(["kiosk-enable", "k2", *_db(tmp_path)]) == 0
+    assert "k2 enabled" in capsys.readouterr().out
+    assert main(["kiosks", *_db(tmp_path)]) == 1  # silent again, and enabled
+
+    capsys.readouterr()
+    assert main(["kiosk-history", "k2", "--json", *_db(tmp_path)]) == 0
+    actions = json.loads(capsys.readouterr().out)["actions"]
+    assert [(a["action"], a["reason"], a["via_kiosk_id"]) for a in actions] == [("disabled", reason, None),
+                                                                                ("enabled", None, None)]
+    assert all(a["actor"].startswith("cli:") for a in actions)
+    context = _context(tmp_path)
+    with context.sessions() as session:
+        k2 = session.get(Kiosk, "k2")
+        assert k2 is not None and k2.enabled and (k2.enabled_changed_by or "").startswith("cli:")
+    context.engine.dispose()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["kiosk-disable", "k9", "--reason", "Screen cracked"], "no kiosk 'k9'"),
+    (["kiosk-disable", "k1", "--reason", "no"], "5-500 characters"),
+    (["kiosk-disable", "bad id!", "--reason", "Screen cracked"], "a kiosk id is"),
+    (["kiosk-enable", "k9"], "no kiosk 'k9'"),
+])
+def test_fleet_commands_refuse_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                             message: str) -> None:
+    _fleet(tmp_path, {"k1": {}})
+    capsys.readouterr()
+    assert main([*args, *_db(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_kiosk_disable_needs_a_reason() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["kiosk-disable", "k1"])
+    assert exited.value.code == 2

@@ -570,3 +570,34 @@ def test_trust_store_needed_for_real_cards() -> None:
         trust_store_from_config(KioskConfig())
     simulated = trust_store_from_config(KioskConfig(simulator=SimulatorSection(enabled=True)))
     assert simulated.certificates
+
+
+class RecordingTransport:
+    """The tray's transport, with every command that went to the card kept."""
+
+    def __init__(self, inner: object, sent: list[bytes]) -> None:
+        self._inner, self._sent = inner, sent
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def transmit(self, command: bytes) -> bytes:
+        self._sent.append(command)
+        return self._inner.transmit(command)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("setting", "extended_expected"), [("no", False), ("yes", True), ("auto", True)])
+def test_the_configured_extended_apdus_setting_reaches_the_card_reads(make_service, setting: str,
+                                                                       extended_expected: bool) -> None:
+    """[card] extended_apdus = "no" keeps every command short (a reader known to mangle extended APDUs);
+    "yes" and "auto" (the simulated reader passes them) read the certificate in one extended READ."""
+    from kiosk.config import CardSection
+
+    tray = SimulatedTray()
+    sent: list[bytes] = []
+    service, _, recorder = make_service(tray=tray, extended=CardSection(extended_apdus=setting).extended,
+                                        transport_factory=lambda r: RecordingTransport(tray.connect(r), sent))
+    tray.insert(adult())
+    open_card(service, recorder)
+    extended = [c for c in sent if len(c) >= 7 and c[4] == 0]
+    assert bool(extended) is extended_expected, [c.hex() for c in sent]

@@ -6,12 +6,12 @@ PINs are never accepted as arguments (prompt or an environment variable name onl
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from kiosk.app.cli import audit_cmd, card_cmd, demo_cmd, doctor_cmd, outbox_cmd, run_cmd, sim_cmd
+from kiosk.app.logs import configure_logging
 
 
 class StrictParser(argparse.ArgumentParser):
@@ -46,8 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(server_main(arguments[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(arguments)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         code = int(args.handler(args) or 0)
         sys.stdout.flush()

@@ -15,9 +15,14 @@ from typing import Any
 
 from contract.renewal import digest_info, encode_nonce, renewal_message
 from drivers.mynumber.session import PinStatus, zero
+from drivers.mynumber.trust import REASON_UNKNOWN_CA_GENERATION, REASON_UNKNOWN_ISSUER, REASON_UNTRUSTED_ROOT
 from kiosk.core.ports import OpenCard, QueuedApplication, ServiceContext
 
 ELIGIBLE, NOT_YET, EXPIRED, NOT_GENUINE = "eligible", "not_yet", "expired", "not_genuine"
+# a chain that ends at a CA this kiosk does not hold says nothing about the card being forged
+UNKNOWN_CA_GENERATION, ISSUER_UNKNOWN = "unknown_ca_generation", "issuer_unknown"
+_CHAIN_STATUS = {REASON_UNKNOWN_CA_GENERATION: UNKNOWN_CA_GENERATION, REASON_UNKNOWN_ISSUER: ISSUER_UNKNOWN,
+                 REASON_UNTRUSTED_ROOT: ISSUER_UNKNOWN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +31,7 @@ class RenewalFacts:
 
     ``card`` is a SHA-256 of the certificate: how the flow knows the card put back is the same card."""
 
-    status: str  # eligible | not_yet | expired | not_genuine
+    status: str  # eligible | not_yet | expired | not_genuine | unknown_ca_generation | issuer_unknown
     auth: PinStatus
     not_after: datetime | None
     renewal_from: datetime | None
@@ -44,7 +49,11 @@ class CheckRenewal:
         auth = card.card.jpki.auth_pin_status()
         fingerprint = hashlib.sha256(certificate.der).hexdigest() if certificate is not None else ""
         if verifier.certificate_failed:
-            status = EXPIRED if validity is not None and validity.status == "expired" else NOT_GENUINE
+            chain = next((c for c in verifier.prefetch() if c.name == "auth_chain" and c.status == "failed"), None)
+            if validity is not None and validity.status == "expired":
+                status = EXPIRED
+            else:
+                status = _CHAIN_STATUS.get(chain.reason, NOT_GENUINE) if chain is not None else NOT_GENUINE
         elif validity is not None and validity.in_renewal_window:
             status = ELIGIBLE
         else:
@@ -132,5 +141,5 @@ class EnqueueRenewal:
         self.signed = None
 
 
-__all__ = ["ELIGIBLE", "EXPIRED", "NOT_GENUINE", "NOT_YET", "CheckRenewal", "EnqueueRenewal", "GetRenewalNonce",
-           "RenewalFacts", "RenewalNonceAnswer", "SignRenewal", "SignedRenewal"]
+__all__ = ["ELIGIBLE", "EXPIRED", "ISSUER_UNKNOWN", "NOT_GENUINE", "NOT_YET", "UNKNOWN_CA_GENERATION", "CheckRenewal",
+           "EnqueueRenewal", "GetRenewalNonce", "RenewalFacts", "RenewalNonceAnswer", "SignRenewal", "SignedRenewal"]
