@@ -282,6 +282,7 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
     from kiosk.app.maintenance import DoctorMaintenance
     from kiosk.core.clerk import ClerkDesk
     from kiosk.core.dispatch import MonotonicClock
+    from kiosk.core.events import ServiceChanged
     from kiosk.core.flows import APPLICATION, CARD_CHECK, PICKUP, PIN_SERVICES, RENEWAL, STATUS
     from kiosk.core.flows.application import ApplicationFlow, StatusFlow
     from kiosk.core.flows.card_check import CardCheckFlow
@@ -327,7 +328,10 @@ def build_runtime(config: KioskConfig, demo: bool, *, delay: str | None = None, 
         raise
     tasks = task_worker(config, outbox, dispatcher.post, tickets, audit)
     try:
-        heartbeat = heartbeat_from_config(config, health, outbox) if deliver is not False else None
+        # an operator's disable reaches the attract screen (ServiceChanged), not only the log
+        heartbeat = (heartbeat_from_config(config, health, outbox,
+                                           on_service=lambda ok: dispatcher.post(ServiceChanged(ok)))
+                     if deliver is not False else None)
     except BaseException:  # a bad server.heartbeat_seconds: close what is open already
         for opened in (outbox, audit):
             if opened is not None:

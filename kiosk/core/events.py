@@ -202,6 +202,14 @@ class StaffCallUpdated(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceChanged(Event):
+    """The central server took this kiosk out of service (an operator disabled it) or back: ``in_service``.
+    Posted by the heartbeat on a change only."""
+
+    in_service: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Cancel(Event):
     """"Stop" / "back to the start": ends the session and wipes it."""
 

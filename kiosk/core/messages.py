@@ -72,6 +72,7 @@ NOTICE_LAST_TRY = "notice.last_try"  # {pin}: one try left, kept for the counter
 DETAILS_WITHHELD = "result.details_withheld"  # integrity failed: the card's data is not shown at all
 
 TAKE_CARD = "take_card.title"  # the session is over, a card is still on the reader
+OUT_OF_SERVICE = "attract.out_of_service"  # an operator disabled this kiosk: no task starts; call staff works
 
 RENEWAL_SOON = "renewal.soon"  # inside the renewal window (3 months by default) before expiry
 RENEWAL_EXPIRED = "renewal.expired"
@@ -103,6 +104,7 @@ ALL_MESSAGE_KEYS: frozenset[str] = frozenset({
     ERROR_NOT_MY_NUMBER, ERROR_CARD_REMOVED, ERROR_READER, ERROR_TIMEOUT, ERROR_CARD_GENERIC,
     CARD_KEEP_STILL, RENEWAL_SOON, RENEWAL_EXPIRED, PIN_TRIES_RULE,
     *RESULT_HEADLINES, NOTICE_PIN_BLOCKED, NOTICE_SIGN_NOT_SET, NOTICE_LAST_TRY, DETAILS_WITHHELD, TAKE_CARD,
+    OUT_OF_SERVICE,
     *INPUT_KEYS, *APPLICATION_KEYS, *PICKUP_KEYS, *EXPIRY_KEYS, *PIN_SERVICE_KEYS,
     *DETAIL_LABELS, *SEX_KEYS, *CHECK_KEYS,
 })

@@ -41,6 +41,7 @@ from kiosk.core.events import (
     LanguageChosen,
     MoreTime,
     ReaderChanged,
+    ServiceChanged,
     StaffCallUpdated,
     Start,
     TaskFailed,
@@ -106,6 +107,7 @@ class Shell:
         self._insertion = 0
         self._active: Flow | None = None
         self._screen = Screen.ATTRACT
+        self._in_service = True  # False once an operator disabled this kiosk (ServiceChanged)
         self._staff_call: str | None = None
         self._reminders = 0
         self._next_reminder: float | None = None
@@ -118,8 +120,9 @@ class Shell:
             KeyTyped: self._on_key_typed, CodeScanned: self._on_code_scanned,
             Cancel: self._on_cancel, MoreTime: self._on_more_time, CallStaff: self._on_call_staff,
             CancelStaffCall: self._on_cancel_staff_call, StaffCallUpdated: self._on_staff_call_updated,
-            LanguageChosen: self._on_language, ToggleLargeText: self._on_toggle_large_text,
-            ToggleHighContrast: self._on_toggle_high_contrast, ToggleSpeech: self._on_toggle_speech,
+            ServiceChanged: self._on_service_changed, LanguageChosen: self._on_language,
+            ToggleLargeText: self._on_toggle_large_text, ToggleHighContrast: self._on_toggle_high_contrast,
+            ToggleSpeech: self._on_toggle_speech,
         }
         self._go_home()
         self.state = self._view()
@@ -239,12 +242,20 @@ class Shell:
         if self._screen is Screen.TAKE_CARD:
             return  # nothing starts until the card is taken
         self._activity()
-        if self._active is None and len(self._flows) == 1:
+        if self._active is None and len(self._flows) == 1 and self._in_service:
             self._start(next(iter(self._flows)))  # one task: a touch anywhere starts it
         self._forward(event)
 
+    def _on_service_changed(self, event: ServiceChanged) -> None:
+        """Out of service: a session under way finishes (its applications wait in the outbox); no new one
+        starts, and the attract screen says so. Back in service: the tasks are offered again."""
+        LOG.info("this kiosk is %s", "back in service" if event.in_service else "out of service (disabled)")
+        self._in_service = event.in_service
+
     def _on_start(self, event: Start) -> None:
         if self._screen is Screen.TAKE_CARD:
+            return
+        if not self._in_service and self._active is None:
             return
         self._activity()
         if self._active is None:
@@ -284,6 +295,8 @@ class Shell:
             return  # the same card, seen again (a reader reset): still waiting for it to be taken
         self._activity()
         if self._active is None:
+            if not self._in_service:
+                return  # the attract screen says the kiosk is out of service
             self._start(next(iter(self._flows)))  # a card on the attract screen: the card task
         else:
             self._active.handle(event)
@@ -414,6 +427,8 @@ class Shell:
             flow = self._active.view()
         elif self._screen is Screen.TAKE_CARD:
             flow = FlowView(Screen.TAKE_CARD, m.Message(m.TAKE_CARD))
+        elif not self._in_service:
+            flow = FlowView(Screen.ATTRACT, m.Message(m.OUT_OF_SERVICE))
         else:
             flow = FlowView(Screen.ATTRACT)
         message = flow.message
@@ -433,7 +448,7 @@ class Shell:
             staff_called=self._staff_call in ("sending", "sent"),
             staff_call=self._staff_call,
             session_id=self._session.id,
-            tasks=self.task_names if flow.screen is Screen.ATTRACT else (),
+            tasks=self.task_names if flow.screen is Screen.ATTRACT and self._in_service else (),
             reminder=self._reminders if flow.screen is Screen.TAKE_CARD else 0,
             id_entry=flow.id_entry,
             photo=flow.photo,

@@ -163,7 +163,8 @@ def _failure_code(exc: CentralError) -> str:
 class HeartbeatSender:
     """Sends ``Report``s from its own thread (see the module docstring). ``client_factory`` makes the
     ``CentralClient`` on that thread (a client is never shared between threads); ``outbox`` (or None) is
-    read with ``backlog()``."""
+    read with ``backlog()``. ``on_service(in_service)`` hears when the server starts or stops refusing this
+    kiosk as disabled (on a change only; called on the sender's thread)."""
 
     def __init__(
         self,
@@ -175,6 +176,7 @@ class HeartbeatSender:
         version: str = __version__,
         min_gap: float = float(MIN_INTERVAL_SECONDS),
         name: str = "heartbeat",
+        on_service: Callable[[bool], None] | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("the heartbeat interval must be positive (0 means no sender at all)")
@@ -190,6 +192,8 @@ class HeartbeatSender:
         self._trouble: str | None = None  # the failure being sat out (logged once), None while all is well
         self._failures = 0
         self._dead_seen: int | None = None
+        self._on_service = on_service
+        self._in_service = True
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         health.on_change = self.wake
 
@@ -274,6 +278,7 @@ class HeartbeatSender:
             sentence = kiosk_refusal(exc)
             if exc.code == DISABLED:  # an operator's decision, not an error of the kiosk's
                 self._failed(DISABLED, str(sentence), note=False)
+                self._service(False)
             elif sentence is not None:
                 self._failed(exc.code, sentence)
             else:
@@ -288,6 +293,17 @@ class HeartbeatSender:
             if self._trouble is not None:
                 log.info("heartbeat: the central server takes heartbeats again (%d failed before)", self._failures)
             self._trouble, self._failures = None, 0
+            self._service(True)
+
+    def _service(self, in_service: bool) -> None:
+        if in_service == self._in_service:
+            return
+        self._in_service = in_service
+        if self._on_service is not None:
+            try:
+                self._on_service(in_service)
+            except Exception:  # a listener's bug must not stop the heartbeat
+                log.exception("heartbeat: the in-service listener failed")
 
     def _failed(self, code: str, sentence: str, *, note: bool = True, stretch: str | None = None) -> None:
         """Log once per stretch of the same trouble (``stretch``, default the code: an outage is one stretch
@@ -303,7 +319,8 @@ class HeartbeatSender:
         self._trouble = stretch
 
 
-def heartbeat_from_config(config: Any, health: HealthState, outbox: Any = None) -> HeartbeatSender | None:
+def heartbeat_from_config(config: Any, health: HealthState, outbox: Any = None,
+                          on_service: Callable[[bool], None] | None = None) -> HeartbeatSender | None:
     """The sender ``[server]`` asks for (not started), or None: no central server, or ``heartbeat_seconds``
     is 0. ``ConfigError`` for an interval that is negative or shorter than 5 s."""
     from kiosk.config import ConfigError
@@ -317,7 +334,7 @@ def heartbeat_from_config(config: Any, health: HealthState, outbox: Any = None) 
     from kiosk.services.central import CentralClient
 
     return HeartbeatSender(lambda: CentralClient.from_config(config), interval=float(seconds), health=health,
-                           outbox=outbox)
+                           outbox=outbox, on_service=on_service)
 
 
 __all__ = ["READER_STATES", "HealthState", "HeartbeatSender", "Report", "error_code", "heartbeat_from_config"]

@@ -42,6 +42,7 @@ from kiosk.core.events import (
     PinDigit,
     PinSubmit,
     ReaderChanged,
+    ServiceChanged,
     ShowDetails,
     StaffCallUpdated,
     Start,
@@ -63,7 +64,7 @@ from kiosk.core.flows.card_check import (
     Recognise,
     VerifyWithPin,
 )
-from kiosk.core.messages import ALL_MESSAGE_KEYS
+from kiosk.core.messages import ALL_MESSAGE_KEYS, OUT_OF_SERVICE
 from kiosk.core.shell import Shell
 from kiosk.core.view import ReaderState, Screen, ViewState
 
@@ -1152,3 +1153,29 @@ def test_the_result_gives_the_certificates_expiry_and_after_the_details_the_card
     assert shown is not None
     assert [(line.item, line.expires, line.state) for line in shown.expiries][1] == ("card", "2035-05-31", "valid")
     assert shown.expiries[1].renewal_from == "2035-02-28"  # three calendar months before, clamped to February
+
+
+# --- out of service (an operator disabled the kiosk) ----------------------------------------------------------
+
+
+def test_out_of_service_the_attract_screen_says_so_and_nothing_starts() -> None:
+    kiosk = Kiosk().ready().post(ServiceChanged(False))
+    assert (kiosk.screen, kiosk.state.message_key, kiosk.state.tasks) == (Screen.ATTRACT, OUT_OF_SERVICE, ())
+    kiosk.post(Touched(), Start()).insert()
+    assert kiosk.screen is Screen.ATTRACT and kiosk.jobs.requests == []  # no card work, no session
+    assert kiosk.state.reader is ReaderState.CARD_PRESENT
+    kiosk.post(CallStaff())
+    assert kiosk.state.staff_called  # a resident can still get help
+    kiosk.post(ServiceChanged(True))
+    assert (kiosk.state.message_key, kiosk.state.tasks) == (None, (CARD_CHECK,))
+    kiosk.post(Start())
+    assert kiosk.screen is not Screen.ATTRACT
+
+
+def test_a_session_under_way_finishes_and_the_next_one_is_refused() -> None:
+    kiosk = Kiosk().to_pin_entry().post(ServiceChanged(False))
+    assert kiosk.screen is Screen.PIN_ENTRY  # the resident is not cut off
+    kiosk.type("1234").post(PinSubmit()).verified()
+    assert kiosk.screen is Screen.RESULT
+    kiosk.post(CardRemoved(READER))
+    assert (kiosk.screen, kiosk.state.message_key) == (Screen.ATTRACT, OUT_OF_SERVICE)

@@ -142,9 +142,10 @@ def kiosk_client(fleet: FleetServer, make_client: Any) -> CentralClient:
 
 
 def start_sender(fleet: FleetServer, make_client: Any, senders: list[HeartbeatSender], health: HealthState, *,
-                 outbox: Outbox | None = None, interval: float = 3600.0) -> HeartbeatSender:
+                 outbox: Outbox | None = None, interval: float = 3600.0,
+                 on_service: Any = None) -> HeartbeatSender:
     sender = HeartbeatSender(lambda: kiosk_client(fleet, make_client), interval=interval, health=health,
-                             outbox=outbox, min_gap=0.1)
+                             outbox=outbox, min_gap=0.1, on_service=on_service)
     senders.append(sender)
     return sender.start()
 
@@ -239,8 +240,10 @@ def test_a_disabled_kiosk_is_refused_and_an_enabled_one_accepted_again(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.INFO, logger="kiosk.services.heartbeat")
-    sender = start_sender(fleet, make_client, senders, HealthState(), interval=0.2)
+    service: list[bool] = []  # what the attract screen hears (ServiceChanged in the running kiosk)
+    sender = start_sender(fleet, make_client, senders, HealthState(), interval=0.2, on_service=service.append)
     assert wait_until(lambda: len(fleet.heartbeats(200)) >= 1, timeout=10)
+    assert service == []  # in service from the start: nothing to tell
 
     assert fleet.cli("kiosk-disable", KIOSK_ID, "--reason", "Card slot jammed; technician called") == 0
     assert wait_until(lambda: fleet.statuses().count(403) >= 3, timeout=10)  # refused, and still asking
@@ -253,11 +256,13 @@ def test_a_disabled_kiosk_is_refused_and_an_enabled_one_accepted_again(
     assert listing(fleet, make_client)[KIOSK_ID]["state"] == "disabled"
     said = [r for r in caplog.records if "out of service" in r.getMessage()]
     assert len(said) == 1 and said[0].levelno == logging.ERROR  # once, in words, not every 0.2 s
+    assert service == [False]  # once, however many refusals
 
     accepted = len(fleet.heartbeats(200))
     assert fleet.cli("kiosk-enable", KIOSK_ID) == 0
     assert wait_until(lambda: len(fleet.heartbeats(200)) > accepted, timeout=10)
     assert listing(fleet, make_client)[KIOSK_ID]["state"] == "online"
+    assert wait_until(lambda: service == [False, True], timeout=10)
     assert fleet.heartbeats(200)[-1].get("last_error_code") is None  # being disabled is no error of the kiosk
     capsys.readouterr()
     assert fleet.cli("kiosk-history", KIOSK_ID) == 0

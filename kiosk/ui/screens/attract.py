@@ -53,6 +53,8 @@ class AttractScreen(KioskScreen):
         App.get_running_app().post(Start(task))
 
     def speech(self, view: ViewState) -> Speech:
+        if view.message_key:  # out of service: say so instead of inviting a card
+            return [("attract.title", {}), (view.message_key, {})]
         return [("attract.title", {}), ("attract.subtitle", {})]
 
 
