@@ -7,7 +7,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.view import Screen, ViewState
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv, release
 from kiosk.ui.screens.base import KioskScreen, Speech
 
 
@@ -27,7 +27,9 @@ class ClerkHomeScreen(KioskScreen):
         box = self.ids.calls
         rows = [child for child in box.children if isinstance(child, CallRow)]
         while len(rows) > len(calls):
-            box.remove_widget(rows.pop())
+            row = rows.pop()
+            box.remove_widget(row)
+            release(row)
         while len(rows) < len(calls):
             rows.append(CallRow())
             box.add_widget(rows[-1])
@@ -36,7 +38,7 @@ class ClerkHomeScreen(KioskScreen):
             row.acknowledged = call.status == "acknowledged"
 
     def reset(self) -> None:
-        self.ids.calls.clear_widgets()
+        discard_children(self.ids.calls)
         super().reset()
 
     def speech(self, view: ViewState) -> Speech:

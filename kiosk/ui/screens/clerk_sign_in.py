@@ -6,7 +6,7 @@ from __future__ import annotations
 from kivy.properties import ListProperty, StringProperty
 
 from kiosk.core.view import Screen, ViewState
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.widgets.base import KioskButton
 
@@ -58,13 +58,13 @@ class SupervisorScreen(_ClerkForm):
 
         t = App.get_running_app().t
         box = self.ids.reasons
-        box.clear_widgets()
+        discard_children(box)
         for reason in [self.chosen] if self.chosen else self.reasons:
             box.add_widget(ReasonButton(reason=reason, active=reason == self.chosen,
                                                 text=t(f"pickup.reason_code.{reason}")))
 
     def reset(self) -> None:
-        self.ids.reasons.clear_widgets()
+        discard_children(self.ids.reasons)
         self.reasons, self.chosen = [], ""
         super().reset()
 

@@ -10,7 +10,7 @@ from kivy.graphics.texture import Texture
 from kivy.properties import ObjectProperty
 
 from kiosk.core.view import Screen, ViewState
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 
 
@@ -35,7 +35,7 @@ class PhotoReviewScreen(KioskScreen):
             self.photo_texture = jpeg_texture(jpeg)
         super().render(view)
         fixes = self.ids.fixes
-        fixes.clear_widgets()
+        discard_children(fixes)
         from kivy.app import App
         from kivy.factory import Factory
 
@@ -45,7 +45,7 @@ class PhotoReviewScreen(KioskScreen):
     def reset(self) -> None:
         self._jpeg = None
         self.photo_texture = None
-        self.ids.fixes.clear_widgets()
+        discard_children(self.ids.fixes)
         super().reset()
 
     def speech(self, view: ViewState) -> Speech:

@@ -12,7 +12,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 import kiosk.ui.screens.result  # noqa: F401 - loads the StatusMark kv rule that PickupCheckRow uses
 from kiosk.core.view import PickupView, Screen, ViewState
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv, release
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.screens.photo_review import jpeg_texture
 
@@ -28,7 +28,9 @@ def fill_checks(container: BoxLayout, pickup: PickupView | None) -> None:
     checks = pickup.checks if pickup is not None else ()
     rows = list(reversed(container.children))
     while len(rows) > len(checks):
-        container.remove_widget(rows.pop())
+        row = rows.pop()
+        container.remove_widget(row)
+        release(row)
     while len(rows) < len(checks):
         rows.append(PickupCheckRow())
         container.add_widget(rows[-1])
@@ -91,7 +93,7 @@ class ChecksScreen(KioskScreen):
         fill_checks(self.ids.checks, view.pickup)
 
     def reset(self) -> None:
-        self.ids.checks.clear_widgets()
+        discard_children(self.ids.checks)
         super().reset()
 
     def speech(self, view: ViewState) -> Speech:

@@ -9,7 +9,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.view import PinServicesView, Screen, ViewState
 from kiosk.ui import text as ui_text
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.screens.result import ExpiryRow, PinRow  # noqa: F401 - PinRow: its kv rule, for the rows here
 from kiosk.ui.widgets.base import KioskButton, KioskLabel
@@ -77,11 +77,11 @@ class PinServicesScreen(_ServicesScreen):
 
     def _fill(self, services: PinServicesView | None) -> None:
         rows = self.ids.rows
-        rows.clear_widgets()
+        discard_children(rows)
         for tries in services.pins if services else ():
             rows.add_widget(PinServiceRow(pin=tries.pin, tries=tries, changeable=tries.pin in services.changeable))
         expiries = self.ids.expiries
-        expiries.clear_widgets()
+        discard_children(expiries)
         for line in services.expiries if services else ():
             expiries.add_widget(ExpiryRow(state=line.state, text=ui_text.expiry_text(App.get_running_app().t, line)))
 
@@ -94,7 +94,7 @@ class PinChangeResultScreen(_ServicesScreen):
 
     def _fill(self, services: PinServicesView | None) -> None:
         rows = self.ids.rows
-        rows.clear_widgets()
+        discard_children(rows)
         for line in services.results if services else ():
             rows.add_widget(OutcomeRow(pin=line.pin, outcome=line.outcome, line=line))
 
@@ -112,7 +112,7 @@ class PinResetGuideScreen(_ServicesScreen):
 
     def _fill(self, services: PinServicesView | None) -> None:
         blocks = self.ids.blocks
-        blocks.clear_widgets()
+        discard_children(blocks)
         for advice in services.resets if services else ():
             block = AdviceBlock(advice=advice)
             for key, args in advice.bring:

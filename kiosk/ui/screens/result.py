@@ -15,7 +15,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.view import ResultView, Screen, ViewState
 from kiosk.ui import text as ui_text
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.screens.base import KioskScreen, Speech
 from kiosk.ui.widgets.base import KioskLabel
 
@@ -106,16 +106,16 @@ class ResultScreen(KioskScreen):
                 row.usable = tries.usable if tries.usable is not None else tries.remaining
                 row.blocked, row.not_set = tries.blocked, tries.not_set
         expiries = self.ids.expiries
-        expiries.clear_widgets()
+        discard_children(expiries)
         for line in result.expiries if result else ():
             expiries.add_widget(ExpiryRow(state=line.state, text=ui_text.expiry_text(App.get_running_app().t, line)))
         notices = self.ids.notices
-        notices.clear_widgets()
+        discard_children(notices)
         for notice in result.notices if result else ():
             notices.add_widget(NoticeRow(notice_tone=notice.tone,
                                          text=ui_text.message(App.get_running_app().t, notice.key, notice.args)))
         # Personal data: rebuilt from scratch every time, removed as soon as the view drops it.
-        details.clear_widgets()
+        discard_children(details)
         for label_key, value in (result.details or ()) if result else ():
             details.add_widget(DetailRow(label_key=label_key, value=value))
 

@@ -11,7 +11,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import load_sibling_kv, release
 
 STAFF_HOLD_SECONDS = 3.0
 
@@ -73,6 +73,7 @@ class HeaderBar(BoxLayout):
             self.add_widget(Factory.DemoTab(), index=1)
         for widget in existing if not demo else ():
             self.remove_widget(widget)
+            release(widget)
 
 
 load_sibling_kv(__file__)

@@ -12,7 +12,7 @@ from kivy.uix.gridlayout import GridLayout
 
 from kiosk.core.events import LanguageChosen
 from kiosk.i18n import LANGUAGE_NAMES, LANGUAGES
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.widgets.base import KioskButton
 from kiosk.ui.widgets.overlay import Overlay
 
@@ -35,7 +35,7 @@ class LanguageGrid(GridLayout):
         self._rebuild()
 
     def _rebuild(self, *_: object) -> None:
-        self.clear_widgets()
+        discard_children(self)
         for code in self.languages:
             button = LanguageButton(code=code, text=LANGUAGE_NAMES.get(code, code))
             button.bind(on_release=self._chosen)

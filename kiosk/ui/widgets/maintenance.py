@@ -15,7 +15,7 @@ from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, Strin
 
 from kiosk.core.maintenance import Maintenance, MaintenanceLine
 from kiosk.ui.keys import STAFF_TEXTS
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.widgets.overlay import Overlay
 
 _TONES = {"ok": "ok", "warn": "warn", "fail": "bad", "info": "muted"}
@@ -63,7 +63,7 @@ class MaintenanceMenu(Overlay):
         from kiosk.ui.widgets.base import KioskLabel
 
         box = self.ids.results
-        box.clear_widgets()
+        discard_children(box)
         for line in lines:
             box.add_widget(KioskLabel(text=line_text(line), tone=line_tone(line), role="small"))
 

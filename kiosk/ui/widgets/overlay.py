@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from kivy.uix.floatlayout import FloatLayout
 
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import load_sibling_kv, release
 
 
 class Overlay(FloatLayout):
+    """Made anew each time it opens: once closed (taken off its layer) it is released (``kiosk.ui.kv``)."""
+
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("pos_hint", {"x": 0, "y": 0})  # fill the overlay layer, wherever it sits
         super().__init__(**kwargs)
+
+    def on_parent(self, _instance: object, parent: object) -> None:
+        if parent is None:
+            release(self)
 
     def on_touch_down(self, touch):
         super().on_touch_down(touch)

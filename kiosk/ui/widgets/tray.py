@@ -10,7 +10,7 @@ from typing import Protocol
 
 from kivy.properties import ListProperty, ObjectProperty
 
-from kiosk.ui.kv import load_sibling_kv
+from kiosk.ui.kv import discard_children, load_sibling_kv
 from kiosk.ui.widgets.overlay import Overlay
 
 
@@ -40,7 +40,7 @@ class DemoTray(Overlay):
         grid = self.ids.get("grid")
         if grid is None:
             return  # the kv rule is not applied yet; on_kv_post fills the grid
-        grid.clear_widgets()
+        discard_children(grid)
         for name in profiles:
             button = Factory.KioskButton(role="secondary", text=name)
             button.bind(on_release=lambda _b, n=name: self.insert(n))
